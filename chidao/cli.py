@@ -1,0 +1,303 @@
+"""The `chidao` command: a thin shell over the library; every command is a function tests can call."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chidao.settings import quiet_prefect, settings
+from chidao.sources import InputError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    """Turn expected failures into one message per problem and a non-zero exit, never a traceback."""
+    from db.cascades import CascadeNotFound
+    from db.letters import LetterNotFound
+    from letters.plan import NothingToSend
+
+    try:
+        yield
+    except InputError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
+    except NothingToSend as exc:
+        fail(str(exc), 2)
+    except (LetterNotFound, CascadeNotFound) as exc:
+        fail(str(exc))
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group()
+@click.version_option(package_name="chidao")
+def main() -> None:
+    """chidao: cascade an official directive down the administrative hierarchy."""
+    quiet_prefect()
+
+
+# --- hierarchy ---------------------------------------------------------------------------------
+
+
+@main.group()
+def hierarchy() -> None:
+    """Check and look at hierarchy files."""
+
+
+@hierarchy.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+def hierarchy_validate(file: str) -> None:
+    """Check a hierarchy file; every problem names the line, the unit and the field."""
+    from chidao.sources import read_source
+    from hierarchy.load import load_hierarchy
+
+    with clear_errors():
+        h = load_hierarchy(file)
+        normalised = read_source(file).normalised
+    issuers = sum(1 for code in h.graph if h.has_children(code))
+    depth = sum(1 for _ in h.levels(h.root))
+    click.echo(f"{file}: valid — {len(h)} units, {depth} levels, {issuers} units with units under them")
+    if normalised:
+        click.echo(f"note: {normalised} text value(s) were not in NFC and were normalised")
+
+
+@hierarchy.command("show")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--root", help="Code of the unit to start from (default: the hierarchy's root)")
+@click.option("--depth", type=click.IntRange(min=0), help="Levels to show below the root")
+def hierarchy_show(file: str, root: str | None, depth: int | None) -> None:
+    """Print the hierarchy as a tree, children in Vietnamese alphabetical order."""
+    from hierarchy.graph import UnknownUnit
+    from hierarchy.load import load_hierarchy
+    from hierarchy.tree import render_tree
+
+    with clear_errors():
+        h = load_hierarchy(file)
+    try:
+        click.echo(render_tree(h, root, depth))
+    except UnknownUnit as exc:
+        fail(f"--root: {exc}", 2)
+
+
+# --- cascade -----------------------------------------------------------------------------------
+
+
+@main.group()
+def cascade() -> None:
+    """Plan and start cascades."""
+
+
+def _inputs_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--date", "draft_date", type=click.DateTime(["%Y-%m-%d"]), help="Date on the drafts (YYYY-MM-DD)")(func)
+    func = click.option("--hierarchy", "hierarchy_file", required=True, type=click.Path(dir_okay=False), help="Hierarchy YAML file")(func)
+    return click.argument("directive", type=click.Path(dir_okay=False))(func)
+
+
+@cascade.command("plan")
+@_inputs_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
+def cascade_plan(directive: str, hierarchy_file: str, draft_date: Any, as_json: bool) -> None:
+    """Show what would be drafted at each level; writes nothing."""
+    from chidao.cascade import draft_date_for, load_inputs
+    from letters.plan import plan_cascade
+
+    with clear_errors():
+        d, h = load_inputs(directive, hierarchy_file)
+        plan = plan_cascade(d, h, draft_date_for(d, draft_date.date() if draft_date else None))
+    levels = [
+        [{"unit": dr.letter.unit, "name": h.unit(dr.letter.unit).name, "area": h.unit(dr.letter.unit).area,
+          "recipients": len(dr.letter.recipient_units), "sections": len(dr.letter.sections)} for dr in level]
+        for level in plan.levels
+    ]
+    if as_json:
+        emit_json({"letters": plan.count, "levels": levels, "silent": plan.silent})
+        return
+    for depth, level in enumerate(levels):
+        click.echo(f"Level {depth}: {len(level)} letter(s)")
+        for entry in level[:10]:
+            click.echo(f"  {entry['unit']:<12} {entry['name']} ({entry['area']}): "
+                       f"{entry['sections']} section(s) to {entry['recipients']} recipient(s)")
+        if len(level) > 10:
+            click.echo(f"  … and {len(level) - 10} more")
+    click.echo(f"{plan.count} letter(s) would be drafted.")
+    if plan.silent:
+        click.echo(f"{len(plan.silent)} unit(s) reached have nothing to pass down: {', '.join(plan.silent)}")
+
+
+@cascade.command("start")
+@_inputs_options
+@click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000), help="Letters per task")
+@click.option("--as", "actor", default="chidao", show_default=True, help="Who starts it, for the event log")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
+def cascade_start(directive: str, hierarchy_file: str, draft_date: Any, batch_size: int, actor: str, as_json: bool) -> None:
+    """Run the cascade flow: store the hierarchy snapshot and draft a letter at every level."""
+    summary = start_cascade(directive, hierarchy_file, draft_date.date() if draft_date else None, batch_size, actor,
+                            show_progress=not as_json)
+    if as_json:
+        emit_json(summary.model_dump() | {"letters": summary.letters})
+        return
+    state = "started" if summary.created else "already existed; nothing created twice"
+    click.echo(f"Cascade {summary.cascade_id} {state}.")
+    for depth, count in enumerate(summary.letters_per_level):
+        click.echo(f"  level {depth}: {count} letter(s)")
+    click.echo(f"{summary.letters} letter(s) in the cascade, {summary.letters_created} drafted now.")
+    if summary.silent:
+        click.echo(f"{len(summary.silent)} unit(s) reached have nothing to pass down: {', '.join(summary.silent)}")
+    click.echo(f"See them with: chidao letters list --cascade {summary.cascade_id}")
+
+
+def start_cascade(
+    directive: str, hierarchy_file: str, draft_date: date | None, batch_size: int = 200, actor: str = "chidao",
+    *, show_progress: bool = False,
+) -> Any:
+    """Validate the inputs (writing nothing if they are bad), then run the flow."""
+    from chidao import progress
+    from chidao.cascade import load_inputs
+    from letters.plan import first_letter
+
+    with clear_errors():
+        d, h = load_inputs(directive, hierarchy_file)
+        first_letter(d, h, draft_date or date.today())
+    from flows.cascade import CascadeParams, cascade as cascade_flow
+
+    params = CascadeParams(directive=directive, hierarchy=hierarchy_file, draft_date=draft_date,
+                           batch_size=batch_size, actor=actor)
+    if not (show_progress and sys.stderr.isatty()):
+        return cascade_flow(params)
+    with click.progressbar(length=1, label="Drafting letters", file=sys.stderr) as bar:
+        def update(_what: str, done: int, total: int) -> None:
+            bar.length = max(total, done)
+            bar.update(done - bar.pos)
+
+        stop = progress.listen(update)
+        try:
+            return cascade_flow(params)
+        finally:
+            stop()
+
+
+# --- letters -----------------------------------------------------------------------------------
+
+
+@main.group()
+def letters() -> None:
+    """List and show letters."""
+
+
+@letters.command("list")
+@click.option("--cascade", "cascade_id", type=int, help="Only this cascade")
+@click.option("--unit", help="Only this unit's letters (code)")
+@click.option("--status", type=click.Choice(["draft", "approved", "rejected", "sent"]), help="Only letters in this state")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
+def letters_list(cascade_id: int | None, unit: str | None, status: str | None, as_json: bool) -> None:
+    """List letters, level by level."""
+    from db.cascades import letter_content
+    from db.engine import transaction
+    from db.letters import list_letters
+
+    url = _database()
+    with transaction(url) as session:
+        rows = list_letters(session, cascade_id=cascade_id, unit=unit, status=status)
+        entries = []
+        for row in rows:
+            content = letter_content(row)
+            entries.append({
+                "id": row.id, "cascade": row.cascade_id, "unit": row.unit_code, "issuer": content.issuer_name,
+                "area": content.place, "depth": row.depth, "status": row.status, "reference": content.reference,
+                "subject": row.subject, "recipients": len(content.recipient_units), "sha256": row.sha256,
+            })
+    if as_json:
+        emit_json(entries)
+        return
+    if not entries:
+        click.echo("No letters.")
+        return
+    for e in entries:
+        click.echo(f"{e['id']:>6}  c{e['cascade']}  L{e['depth']}  {e['status']:<8} {e['unit']:<12} "
+                   f"Số: {e['reference']:<16} {e['issuer']} ({e['area']}) → {e['recipients']} recipient(s)")
+    click.echo(f"{len(entries)} letter(s).")
+
+
+@letters.command("show")
+@click.argument("letter_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout")
+def letters_show(letter_id: int, fmt: str, output: str | None) -> None:
+    """Print a letter as Markdown or as the printed page (HTML)."""
+    from db.cascades import letter_content
+    from db.engine import transaction
+    from db.letters import get_letter
+    from letters.render import render_html
+
+    with clear_errors(), transaction(_database()) as session:
+        row = get_letter(session, letter_id)
+        text = row.markdown if fmt == "md" else render_html(letter_content(row))
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"Letter {letter_id} written to {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+# --- database and demo -------------------------------------------------------------------------
+
+
+def _database() -> str:
+    from db.migrate import upgrade
+
+    url = settings().url
+    upgrade(url)
+    return url
+
+
+@main.group()
+def db() -> None:
+    """The database."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate chidao's database (CHIDAO_DATABASE_URL) to the newest schema."""
+    url = _database()
+    click.echo(f"Database at {url.split('@')[-1]} is up to date.")
+
+
+@main.command()
+@click.option("--output", type=click.Path(file_okay=False), help="Where to write the letters (default: DATA_DIR/demo)")
+def demo(output: str | None) -> None:
+    """Run the Lạng Sơn example cascade of the seeds and write every letter as Markdown and HTML."""
+    from db.cascades import letter_content
+    from db.engine import transaction
+    from db.letters import list_letters
+    from letters.render import render_html
+
+    example = EXAMPLES / "langson"
+    summary = start_cascade(str(example / "directive-hsg-2023.yaml"), str(example / "hierarchy.yaml"), None,
+                            show_progress=True)
+    out = Path(output) if output else settings().data_dir / "demo" / f"cascade-{summary.cascade_id}"
+    out.mkdir(parents=True, exist_ok=True)
+    with transaction(_database()) as session:
+        rows = list_letters(session, cascade_id=summary.cascade_id)
+        for row in rows:
+            stem = f"{row.depth}-{row.unit_code}"
+            (out / f"{stem}.md").write_text(row.markdown, encoding="utf-8")
+            (out / f"{stem}.html").write_text(render_html(letter_content(row)), encoding="utf-8")
+    click.echo(f"Cascade {summary.cascade_id}: {summary.letters} letter(s) — per level {summary.letters_per_level}.")
+    click.echo(f"Letters written to {out} (Markdown and HTML, one file per unit).")

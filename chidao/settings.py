@@ -1,0 +1,40 @@
+"""Settings from the environment (CHIDAO_*), with embedded defaults: SQLite in a data directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "chidao"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHIDAO_")
+
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Where the SQLite file and outputs live")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="Dates on letters are this zone's calendar dates")
+
+    @property
+    def url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_dir / 'chidao.db'}"
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def quiet_prefect() -> None:
+    """Embedded defaults for Prefect: no telemetry (the network is loopback only), a quiet ephemeral server."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

@@ -1,0 +1,136 @@
+"""Storing a cascade: its inputs, the cascade row, its letters. Session in; the caller commits."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db import events
+from db.models import Cascade, DirectiveRecord, HierarchySnapshot, LetterRecord, RecipientRecord
+from hierarchy.graph import Hierarchy
+from hierarchy.model import HierarchyFile
+from letters.content import Letter
+from letters.directive import Directive
+from letters.plan import Draft
+from letters.render import render_markdown, sha256
+
+
+class CascadeNotFound(LookupError):
+    def __str__(self) -> str:
+        return f"no cascade with id {self.args[0]}"
+
+
+def snapshot_for(session: Session, hierarchy: Hierarchy) -> HierarchySnapshot:
+    """The stored snapshot of this hierarchy version, created on first use."""
+    found = session.scalar(select(HierarchySnapshot).where(HierarchySnapshot.digest == hierarchy.digest))
+    if found:
+        return found
+    info = hierarchy.source.hierarchy
+    snapshot = HierarchySnapshot(
+        digest=hierarchy.digest, name=info.name, version=info.version, units=len(hierarchy),
+        data=hierarchy.canonical_json(),
+    )
+    session.add(snapshot)
+    session.flush()
+    return snapshot
+
+
+def directive_for(session: Session, directive: Directive) -> DirectiveRecord:
+    found = session.scalar(select(DirectiveRecord).where(DirectiveRecord.digest == directive.digest))
+    if found:
+        return found
+    record = DirectiveRecord(
+        digest=directive.digest, issuer_code=directive.issuer, subject=directive.subject,
+        data=directive.canonical_json(),
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def open_cascade(
+    session: Session, directive: Directive, hierarchy: Hierarchy, draft_date: date, actor: str,
+    flow_run_id: str | None = None,
+) -> tuple[Cascade, bool]:
+    """The cascade of these inputs: found if it exists (nothing created twice), else created."""
+    record = directive_for(session, directive)
+    snapshot = snapshot_for(session, hierarchy)
+    found = session.scalar(
+        select(Cascade).where(
+            Cascade.directive_id == record.id, Cascade.snapshot_id == snapshot.id, Cascade.draft_date == draft_date
+        )
+    )
+    if found:
+        return found, False
+    cascade = Cascade(
+        directive_id=record.id, snapshot_id=snapshot.id, issuer_code=directive.issuer, draft_date=draft_date
+    )
+    session.add(cascade)
+    session.flush()
+    events.record(
+        session, cascade.id, "cascade.started", actor,
+        {"directive": directive.digest, "hierarchy": hierarchy.digest, "hierarchy_version": snapshot.version,
+         "draft_date": draft_date.isoformat()},
+        flow_run_id=flow_run_id,
+    )
+    return cascade, True
+
+
+def get_cascade(session: Session, cascade_id: int) -> Cascade:
+    cascade = session.get(Cascade, cascade_id)
+    if cascade is None:
+        raise CascadeNotFound(cascade_id)
+    return cascade
+
+
+def inputs_of(session: Session, cascade: Cascade) -> tuple[Directive, Hierarchy]:
+    """The directive and hierarchy the cascade recorded (not the files as they are now)."""
+    directive_data = session.scalars(select(DirectiveRecord.data).where(DirectiveRecord.id == cascade.directive_id)).one()
+    digest, data = session.execute(
+        select(HierarchySnapshot.digest, HierarchySnapshot.data).where(HierarchySnapshot.id == cascade.snapshot_id)
+    ).one()
+    return Directive.model_validate_json(directive_data), _hierarchy(digest, data)
+
+
+@lru_cache(maxsize=4)
+def _hierarchy(digest: str, data: str) -> Hierarchy:
+    """Parsed once per process and version: a national hierarchy takes a while to validate."""
+    return Hierarchy.build(HierarchyFile.model_validate(json.loads(data)))
+
+
+def store_letter(
+    session: Session, cascade: Cascade, draft: Draft, parent_id: int | None, hierarchy: Hierarchy, actor: str,
+    flow_run_id: str | None = None,
+) -> tuple[LetterRecord, bool]:
+    """Store a drafted letter with its recipients; an existing letter of the unit is returned as is."""
+    letter = draft.letter
+    found = session.scalar(
+        select(LetterRecord).where(LetterRecord.cascade_id == cascade.id, LetterRecord.unit_code == letter.unit)
+    )
+    if found:
+        return found, False
+    markdown = render_markdown(letter)
+    record = LetterRecord(
+        cascade_id=cascade.id, unit_code=letter.unit, parent_id=parent_id, depth=draft.depth, status="draft",
+        doc_type=letter.doc_type, notation=letter.notation, subject=letter.subject,
+        content=letter.model_dump_json(), markdown=markdown, sha256=sha256(markdown),
+    )
+    session.add(record)
+    session.flush()
+    for position, code in enumerate(letter.recipient_units):
+        unit = hierarchy.unit(code)
+        session.add(RecipientRecord(letter_id=record.id, unit_code=code, name=unit.name, email=unit.email, position=position))
+    events.record(
+        session, cascade.id, "letter.drafted", actor,
+        {"unit": letter.unit, "sha256": record.sha256, "recipients": len(letter.recipient_units)},
+        letter_id=record.id, flow_run_id=flow_run_id,
+    )
+    return record, True
+
+
+def letter_content(record: LetterRecord) -> Letter:
+    return Letter.model_validate_json(record.content)

@@ -1,0 +1,64 @@
+"""The event log: who did what, when; each event's hash covers the previous one of its cascade."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.base import utcnow
+from db.models import Event
+
+GENESIS = "0" * 64
+
+
+def event_hash(prev_hash: str, event: Event) -> str:
+    """Hash of the previous hash and this event's recorded fields."""
+    body = json.dumps(
+        [event.cascade_id, event.seq, event.at.isoformat(), event.actor, event.kind, event.letter_id,
+         event.flow_run_id, event.payload],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    cascade_id: int | None,
+    kind: str,
+    actor: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    letter_id: int | None = None,
+    flow_run_id: str | None = None,
+    at: datetime | None = None,
+) -> Event:
+    """Append an event; a concurrent writer on the same cascade makes one of the two fail (seq is unique)."""
+    last = session.execute(
+        select(Event.seq, Event.hash).where(Event.cascade_id == cascade_id).order_by(Event.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    event = Event(
+        cascade_id=cascade_id,
+        seq=seq,
+        at=at or utcnow(),
+        actor=actor,
+        kind=kind,
+        letter_id=letter_id,
+        flow_run_id=flow_run_id,
+        payload=json.dumps(payload or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+        prev_hash=prev,
+    )
+    event.hash = event_hash(prev, event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def history(session: Session, cascade_id: int) -> list[Event]:
+    return list(session.scalars(select(Event).where(Event.cascade_id == cascade_id).order_by(Event.seq)))

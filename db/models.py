@@ -1,0 +1,109 @@
+"""The tables: what a cascade ran on, its letters and their recipients, and the event log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, UTCDateTime, utcnow
+
+
+class HierarchySnapshot(Base):
+    """The hierarchy exactly as a cascade saw it; later edits of the file do not change it."""
+
+    __tablename__ = "hierarchy_snapshots"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    version: Mapped[str] = mapped_column(String(100))
+    units: Mapped[int] = mapped_column(Integer)
+    data: Mapped[str] = mapped_column(Text, doc="canonical JSON of the hierarchy file")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DirectiveRecord(Base):
+    __tablename__ = "directives"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    issuer_code: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text, doc="canonical JSON of the directive file")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Cascade(Base):
+    """One directive run down one hierarchy version; the same inputs give the same cascade."""
+
+    __tablename__ = "cascades"
+    __table_args__ = (UniqueConstraint("directive_id", "snapshot_id", "draft_date"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    directive_id: Mapped[int] = mapped_column(ForeignKey("directives.id"))
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("hierarchy_snapshots.id"))
+    issuer_code: Mapped[str] = mapped_column(String(64))
+    draft_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="drafting")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    directive: Mapped[DirectiveRecord] = relationship(lazy="raise")
+    snapshot: Mapped[HierarchySnapshot] = relationship(lazy="raise")
+
+
+class LetterRecord(Base):
+    """A letter of a cascade. content is the structured letter; markdown its rendering."""
+
+    __tablename__ = "letters"
+    __table_args__ = (
+        UniqueConstraint("cascade_id", "unit_code"),
+        UniqueConstraint("unit_code", "year", "number"),
+        Index("ix_letters_status", "cascade_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cascade_id: Mapped[int] = mapped_column(ForeignKey("cascades.id"))
+    unit_code: Mapped[str] = mapped_column(String(64), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"))
+    depth: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    doc_type: Mapped[str] = mapped_column(String(40))
+    notation: Mapped[str] = mapped_column(String(100))
+    number: Mapped[int | None] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(Integer)
+    issued_on: Mapped[date | None] = mapped_column(Date)
+    subject: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text, doc="JSON of letters.content.Letter")
+    markdown: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipients: Mapped[list[RecipientRecord]] = relationship(lazy="raise", order_by="RecipientRecord.position")
+
+
+class RecipientRecord(Base):
+    """A unit a letter is addressed to; dispatch state lives here."""
+
+    __tablename__ = "recipients"
+    __table_args__ = (UniqueConstraint("letter_id", "unit_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"))
+    unit_code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(300))
+    email: Mapped[str] = mapped_column(String(300))
+    position: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+
+
+class Event(Base):
+    """Append-only and hash-chained per cascade; the database refuses UPDATE and DELETE."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("cascade_id", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cascade_id: Mapped[int | None] = mapped_column(ForeignKey("cascades.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(60))
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"))
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text, doc="canonical JSON")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,91 @@
+"""Load and check a hierarchy file: every problem names the file, the line, the unit and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+
+from chidao.sources import InputError, Problem, Source, parse_source, read_source, validate
+from hierarchy.graph import Hierarchy
+from hierarchy.model import HierarchyFile
+
+# Fields a unit needs once it writes letters (has units under it).
+_ISSUER_FIELDS = ("abbreviation", "signer", "approvers")
+
+
+def load_hierarchy(path: str | Path) -> Hierarchy:
+    """Read, validate and build the hierarchy in path; raise InputError listing every problem."""
+    return _check(read_source(path))
+
+
+def parse_hierarchy(text: str, name: str = "<hierarchy>") -> Hierarchy:
+    """Same as load_hierarchy, from text (a stored snapshot, a test)."""
+    return _check(parse_source(text, name))
+
+
+def _check(src: Source) -> Hierarchy:
+    if not isinstance(src.data, dict):
+        raise InputError([src.problem((), "expected a mapping with 'hierarchy', 'roles' and 'units'")])
+    parsed = validate(HierarchyFile, src)
+    problems: list[Problem] = []
+
+    def unit_problem(index: int, code: str, field: str | None, message: str) -> None:
+        loc: tuple[str | int, ...] = ("units", index) + ((field,) if field else ())
+        where = f"unit {code}" + (f" field '{field}'" if field else "")
+        problems.append(src.problem(loc, message, where))
+
+    index_of: dict[str, int] = {}
+    for i, unit in enumerate(parsed.units):
+        if unit.code in index_of:
+            unit_problem(i, unit.code, "code", f"duplicate code (first at line {src.line(('units', index_of[unit.code]))})")
+        else:
+            index_of[unit.code] = i
+    root = parsed.hierarchy.root
+    if root not in index_of:
+        problems.append(src.problem(("hierarchy", "root"), f"root {root!r} is not a unit of the file"))
+
+    parents: set[str] = set()
+    for i, unit in enumerate(parsed.units):
+        if unit.parent is None:
+            if unit.code != root:
+                unit_problem(i, unit.code, None, f"missing field 'parent' (only the root {root!r} has none)")
+        elif unit.parent not in index_of:
+            unit_problem(i, unit.code, "parent", f"unknown parent {unit.parent!r}")
+        elif unit.code == root:
+            unit_problem(i, unit.code, "parent", "the root cannot have a parent")
+        else:
+            parents.add(unit.parent)
+        for role in unit.roles:
+            if role not in parsed.roles:
+                unit_problem(i, unit.code, "roles", f"unknown role {role!r} (declared: {', '.join(parsed.roles)})")
+        for role in unit.groups:
+            if role not in parsed.roles:
+                unit_problem(i, unit.code, "groups", f"unknown role {role!r}")
+        if "@" not in unit.email:
+            unit_problem(i, unit.code, "email", f"not an e-mail address: {unit.email!r}")
+    if problems:
+        raise InputError(problems)
+
+    hierarchy = Hierarchy.build(parsed)
+    try:
+        cycle = nx.find_cycle(hierarchy.graph)
+    except nx.NetworkXNoCycle:
+        cycle = []
+    if cycle:
+        codes = [edge[0] for edge in cycle] + [cycle[0][0]]
+        first = codes[0]
+        unit_problem(index_of[first], first, "parent", "cycle: " + " -> ".join(codes))
+        raise InputError(problems)
+    reachable = nx.descendants(hierarchy.graph, root) | {root}
+    for code, i in index_of.items():
+        if code not in reachable:
+            unit_problem(i, code, None, f"unreachable from the root {root!r}")
+    for code in sorted(parents, key=index_of.__getitem__):
+        unit = parsed.units[index_of[code]]
+        for field in _ISSUER_FIELDS:
+            if not getattr(unit, field):
+                unit_problem(index_of[code], code, field, f"missing field '{field}' (the unit has units under it, so it writes letters)")
+    if problems:
+        raise InputError(problems)
+    return hierarchy

@@ -1,0 +1,105 @@
+"""What a unit of the hierarchy is, as the hierarchy file states it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Level(StrEnum):
+    central = "central"
+    province = "province"
+    district = "district"
+    commune = "commune"
+
+
+class Kind(StrEnum):
+    committee = "committee"
+    department = "department"
+    office = "office"
+    centre = "centre"
+    press = "press"
+    enterprise = "enterprise"
+    other = "other"
+
+
+class Link(StrEnum):
+    """How a parent relates to a child: it directs it, or only requests its cooperation."""
+
+    direct = "direct"
+    request = "request"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Signer(_Strict):
+    """Who signs: "KT. GIÁM ĐỐC" over "PHÓ GIÁM ĐỐC" over the name."""
+
+    authority: Text | None = Field(None, description="Authority prefix, e.g. 'KT. GIÁM ĐỐC', 'TM. ỦY BAN NHÂN DÂN'")
+    position: Text = Field(description="Position in capitals, e.g. 'TRƯỞNG PHÒNG'")
+    name: Text
+
+
+class Approver(_Strict):
+    """A person who may approve the unit's letters."""
+
+    id: Text
+    name: Text
+
+
+class Role(_Strict):
+    """A role a unit plays as a recipient; roles sharing a group label share a 'Kính gửi' line."""
+
+    name: Text
+    group: Text
+
+
+class Unit(_Strict):
+    code: Text = Field(description="Official code: the key")
+    name: Text = Field(description="Name as printed, e.g. 'Phòng Văn hóa và Thông tin'")
+    parent: Text | None = None
+    link: Link = Link.direct
+    level: Level
+    kind: Kind
+    roles: tuple[Text, ...] = ()
+    place: Text = Field(description="Place name for dating letters, e.g. 'Cao Lộc'")
+    scope: Text = Field(description="Scope word: 'tỉnh', 'huyện', 'xã'")
+    area: Text = Field(description="Area name, e.g. 'Cao Lộc'")
+    email: Text
+    short_name: Text | None = Field(None, description="How the unit names itself: 'Phòng', 'Sở'")
+    addressed_as: Text | None = Field(None, description="Name in its parent's 'Kính gửi' (default: name)")
+    parent_body: Text | None = Field(None, description="Body printed above the name in the header")
+    abbreviation: Text | None = Field(None, description="Used in notations: STTTT, VHTT, UBND")
+    drafting_unit: Text | None = None
+    signer: Signer | None = None
+    approvers: tuple[Approver, ...] = ()
+    copies: tuple[Text, ...] = ()
+    groups: dict[str, Text] = Field(default_factory=dict, description="Role -> collective label override")
+
+    @property
+    def self_name(self) -> str:
+        return self.short_name or self.name.split()[0]
+
+    @property
+    def recipient_name(self) -> str:
+        return self.addressed_as or self.name
+
+
+class HierarchyInfo(_Strict):
+    name: Text
+    version: Text
+    root: Text
+
+
+class HierarchyFile(_Strict):
+    """The whole file, before graph checks."""
+
+    hierarchy: HierarchyInfo
+    roles: dict[str, Role]
+    units: tuple[Unit, ...]

@@ -1,0 +1,174 @@
+"""The directive file: what a department decides to send down, validated with line numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from chidao.sources import InputError, Problem, Source, parse_source, read_source, validate
+from hierarchy.graph import Hierarchy
+from hierarchy.model import Signer
+from letters.doctypes import canonical_type
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Placeholders an item may use; they take the issuing unit's values at each level.
+PLACEHOLDERS = ("scope", "area")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Basis(_Strict):
+    """The document the directive acts on, cited by its full reference."""
+
+    type: Text = Field(description="Document type, e.g. 'Kế hoạch'")
+    number: Text = Field(description="Number and notation, e.g. '220/KH-UBND'")
+    date: dt.date
+    issuer: Text = Field(description="Issuer as cited, e.g. 'UBND tỉnh'")
+    subject: Text
+
+
+class Relay(_Strict):
+    """Tells the addressed unit to have its own units carry out the content of another section."""
+
+    to: tuple[Text, ...] = Field(min_length=1)
+    content: Text = Field(description="id of the section whose content is relayed")
+
+
+class Item(_Strict):
+    text: Text
+    relay: Relay | None = None
+
+
+class Section(_Strict):
+    id: Text
+    title: Text
+    to: tuple[Text, ...] = Field(min_length=1, description="Recipient roles addressed")
+    items: tuple[Item, ...] = Field(min_length=1)
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _plain_items(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"text": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class Report(_Strict):
+    """When reports are owed back: on request, by a date, or within working days of receipt."""
+
+    due: dt.date | Literal["on_request"] | None = None
+    within_days: int | None = Field(None, ge=1, le=365)
+    lead_days: int = Field(2, ge=0, le=30, description="Working days each level keeps for consolidating")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Report:
+        if (self.due is None) == (self.within_days is None):
+            raise ValueError("give exactly one of 'due' (a date or on_request) and 'within_days'")
+        return self
+
+
+class Directive(_Strict):
+    issuer: Text = Field(description="Code of the issuing unit in the hierarchy")
+    type: Text = Field("Công văn", description="Document type of the issuer's letter")
+    drafting_unit: Text | None = None
+    subject: Text = Field(description="Trích yếu, without 'V/v'")
+    date: dt.date | None = Field(None, description="Date of the draft (month and year print; the day stays blank)")
+    basis: Basis
+    sections: tuple[Section, ...] = Field(min_length=1)
+    closing: Text
+    note: Text | None = None
+    report: Report = Report(due="on_request")
+    urgency: Literal["Khẩn", "Thượng khẩn", "Hỏa tốc"] | None = None
+    copies: tuple[Text, ...] = ()
+    signer: Signer
+
+    def section(self, section_id: str) -> Section:
+        return next(s for s in self.sections if s.id == section_id)
+
+    def canonical_json(self) -> str:
+        data = self.model_dump(mode="json", exclude_defaults=True)
+        return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def load_directive(path: str | Path, hierarchy: Hierarchy | None = None) -> Directive:
+    """Read and validate a directive; with a hierarchy, also check its issuer and roles."""
+    return _check(read_source(path), hierarchy)
+
+
+def parse_directive(text: str, hierarchy: Hierarchy | None = None, name: str = "<directive>") -> Directive:
+    return _check(parse_source(text, name), hierarchy)
+
+
+def _check(src: Source, hierarchy: Hierarchy | None) -> Directive:
+    if not isinstance(src.data, dict):
+        raise InputError([src.problem((), "expected a mapping (issuer, subject, basis, sections, …)")])
+    directive = validate(Directive, src)
+    problems: list[Problem] = []
+    if canonical_type(directive.type) is None:
+        problems.append(src.problem(("type",), f"unknown document type {directive.type!r}"))
+    ids: dict[str, int] = {}
+    for i, section in enumerate(directive.sections):
+        if section.id in ids:
+            problems.append(src.problem(("sections", i, "id"), f"duplicate section id {section.id!r}"))
+        ids.setdefault(section.id, i)
+    for i, section in enumerate(directive.sections):
+        problems += _placeholders(src, ("sections", i, "title"), section.title)
+        for j, item in enumerate(section.items):
+            loc = ("sections", i, "items", j)
+            problems += _placeholders(src, (*loc, "text") if isinstance(src.data["sections"][i]["items"][j], dict) else loc, item.text)
+            if item.relay and item.relay.content not in ids:
+                problems.append(src.problem((*loc, "relay", "content"), f"no section has id {item.relay.content!r}"))
+            elif item.relay and item.relay.content == section.id:
+                problems.append(src.problem((*loc, "relay", "content"), "a section cannot relay itself"))
+    if hierarchy is not None:
+        problems += _against(src, directive, hierarchy)
+    if problems:
+        raise InputError(problems)
+    canonical = canonical_type(directive.type)
+    return directive.model_copy(update={"type": canonical}) if canonical != directive.type else directive
+
+
+def _placeholders(src: Source, loc: tuple[str | int, ...], text: str) -> list[Problem]:
+    bad = [m for m in _PLACEHOLDER.findall(text) if m not in PLACEHOLDERS]
+    allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+    return [src.problem(loc, f"unknown placeholder {{{m}}} (allowed: {allowed})") for m in bad]
+
+
+def _against(src: Source, directive: Directive, hierarchy: Hierarchy) -> list[Problem]:
+    """Checks that need the hierarchy: the issuer exists and has units under it; roles are known."""
+    problems = []
+    if directive.issuer not in hierarchy:
+        problems.append(src.problem(("issuer",), f"unknown unit {directive.issuer!r} in the hierarchy"))
+    elif not hierarchy.has_children(directive.issuer):
+        problems.append(src.problem(("issuer",), f"unit {directive.issuer!r} has no units under it"))
+    elif not hierarchy.unit(directive.issuer).abbreviation:
+        problems.append(src.problem(("issuer",), f"unit {directive.issuer!r} has no abbreviation"))
+    known = ", ".join(hierarchy.roles)
+    for i, section in enumerate(directive.sections):
+        for k, role in enumerate(section.to):
+            if role not in hierarchy.roles:
+                problems.append(src.problem(("sections", i, "to", k), f"unknown role {role!r} (the hierarchy has: {known})"))
+        for j, item in enumerate(section.items):
+            for k, role in enumerate(item.relay.to if item.relay else ()):
+                if role not in hierarchy.roles:
+                    loc = ("sections", i, "items", j, "relay", "to", k)
+                    problems.append(src.problem(loc, f"unknown role {role!r} (the hierarchy has: {known})"))
+    return problems
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """Replace {scope}/{area} by plain substitution: directive text is data, never template code."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
