@@ -39,7 +39,11 @@ class Begun:
 
 
 def begin(
-    session: Session, directive: Directive, hierarchy: Hierarchy, draft_date: date, actor: str,
+    session: Session,
+    directive: Directive,
+    hierarchy: Hierarchy,
+    draft_date: date,
+    actor: str,
     flow_run_id: str | None = None,
 ) -> Begun:
     """Open (or find) the cascade and store its root letter."""
@@ -72,7 +76,9 @@ def draft_below(
         record = existing.get(draft.letter.unit)
         if record is None:
             parent = by_unit[draft.above] if draft.above else None
-            record, _ = store_letter(session, cascade, draft, parent.id if parent else None, hierarchy, actor, flow_run_id)
+            record, _ = store_letter(
+                session, cascade, draft, parent.id if parent else None, hierarchy, actor, flow_run_id
+            )
             out.created += 1
         out.letter_ids.append(record.id)
     return out

@@ -105,8 +105,12 @@ def cascade() -> None:
 
 
 def _inputs_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("--date", "draft_date", type=click.DateTime(["%Y-%m-%d"]), help="Date on the drafts (YYYY-MM-DD)")(func)
-    func = click.option("--hierarchy", "hierarchy_file", required=True, type=click.Path(dir_okay=False), help="Hierarchy YAML file")(func)
+    func = click.option(
+        "--date", "draft_date", type=click.DateTime(["%Y-%m-%d"]), help="Date on the drafts (YYYY-MM-DD)"
+    )(func)
+    func = click.option(
+        "--hierarchy", "hierarchy_file", required=True, type=click.Path(dir_okay=False), help="Hierarchy YAML file"
+    )(func)
     return click.argument("directive", type=click.Path(dir_okay=False))(func)
 
 
@@ -122,8 +126,16 @@ def cascade_plan(directive: str, hierarchy_file: str, draft_date: Any, as_json: 
         d, h = load_inputs(directive, hierarchy_file)
         plan = plan_cascade(d, h, draft_date_for(d, draft_date.date() if draft_date else None))
     levels = [
-        [{"unit": dr.letter.unit, "name": h.unit(dr.letter.unit).name, "area": h.unit(dr.letter.unit).area,
-          "recipients": len(dr.letter.recipient_units), "sections": len(dr.letter.sections)} for dr in level]
+        [
+            {
+                "unit": dr.letter.unit,
+                "name": h.unit(dr.letter.unit).name,
+                "area": h.unit(dr.letter.unit).area,
+                "recipients": len(dr.letter.recipient_units),
+                "sections": len(dr.letter.sections),
+            }
+            for dr in level
+        ]
         for level in plan.levels
     ]
     if as_json:
@@ -132,8 +144,10 @@ def cascade_plan(directive: str, hierarchy_file: str, draft_date: Any, as_json: 
     for depth, level in enumerate(levels):
         click.echo(f"Level {depth}: {len(level)} letter(s)")
         for entry in level[:10]:
-            click.echo(f"  {entry['unit']:<12} {entry['name']} ({entry['area']}): "
-                       f"{entry['sections']} section(s) to {entry['recipients']} recipient(s)")
+            click.echo(
+                f"  {entry['unit']:<12} {entry['name']} ({entry['area']}): "
+                f"{entry['sections']} section(s) to {entry['recipients']} recipient(s)"
+            )
         if len(level) > 10:
             click.echo(f"  … and {len(level) - 10} more")
     click.echo(f"{plan.count} letter(s) would be drafted.")
@@ -146,10 +160,18 @@ def cascade_plan(directive: str, hierarchy_file: str, draft_date: Any, as_json: 
 @click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000), help="Letters per task")
 @click.option("--as", "actor", default="chidao", show_default=True, help="Who starts it, for the event log")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
-def cascade_start(directive: str, hierarchy_file: str, draft_date: Any, batch_size: int, actor: str, as_json: bool) -> None:
+def cascade_start(
+    directive: str, hierarchy_file: str, draft_date: Any, batch_size: int, actor: str, as_json: bool
+) -> None:
     """Run the cascade flow: store the hierarchy snapshot and draft a letter at every level."""
-    summary = start_cascade(directive, hierarchy_file, draft_date.date() if draft_date else None, batch_size, actor,
-                            show_progress=not as_json)
+    summary = start_cascade(
+        directive,
+        hierarchy_file,
+        draft_date.date() if draft_date else None,
+        batch_size,
+        actor,
+        show_progress=not as_json,
+    )
     if as_json:
         emit_json(summary.model_dump() | {"letters": summary.letters})
         return
@@ -164,8 +186,13 @@ def cascade_start(directive: str, hierarchy_file: str, draft_date: Any, batch_si
 
 
 def start_cascade(
-    directive: str, hierarchy_file: str, draft_date: date | None, batch_size: int = 200, actor: str = "chidao",
-    *, show_progress: bool = False,
+    directive: str,
+    hierarchy_file: str,
+    draft_date: date | None,
+    batch_size: int = 200,
+    actor: str = "chidao",
+    *,
+    show_progress: bool = False,
 ) -> Any:
     """Validate the inputs (writing nothing if they are bad), then run the flow."""
     from chidao import progress
@@ -175,13 +202,16 @@ def start_cascade(
     with clear_errors():
         d, h = load_inputs(directive, hierarchy_file)
         first_letter(d, h, draft_date or date.today())
-    from flows.cascade import CascadeParams, cascade as cascade_flow
+    from flows.cascade import CascadeParams
+    from flows.cascade import cascade as cascade_flow
 
-    params = CascadeParams(directive=directive, hierarchy=hierarchy_file, draft_date=draft_date,
-                           batch_size=batch_size, actor=actor)
+    params = CascadeParams(
+        directive=directive, hierarchy=hierarchy_file, draft_date=draft_date, batch_size=batch_size, actor=actor
+    )
     if not (show_progress and sys.stderr.isatty()):
         return cascade_flow(params)
     with click.progressbar(length=1, label="Drafting letters", file=sys.stderr) as bar:
+
         def update(_what: str, done: int, total: int) -> None:
             bar.length = max(total, done)
             bar.update(done - bar.pos)
@@ -204,7 +234,9 @@ def letters() -> None:
 @letters.command("list")
 @click.option("--cascade", "cascade_id", type=int, help="Only this cascade")
 @click.option("--unit", help="Only this unit's letters (code)")
-@click.option("--status", type=click.Choice(["draft", "approved", "rejected", "sent"]), help="Only letters in this state")
+@click.option(
+    "--status", type=click.Choice(["draft", "approved", "rejected", "sent"]), help="Only letters in this state"
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
 def letters_list(cascade_id: int | None, unit: str | None, status: str | None, as_json: bool) -> None:
     """List letters, level by level."""
@@ -218,11 +250,21 @@ def letters_list(cascade_id: int | None, unit: str | None, status: str | None, a
         entries = []
         for row in rows:
             content = letter_content(row)
-            entries.append({
-                "id": row.id, "cascade": row.cascade_id, "unit": row.unit_code, "issuer": content.issuer_name,
-                "area": content.place, "depth": row.depth, "status": row.status, "reference": content.reference,
-                "subject": row.subject, "recipients": len(content.recipient_units), "sha256": row.sha256,
-            })
+            entries.append(
+                {
+                    "id": row.id,
+                    "cascade": row.cascade_id,
+                    "unit": row.unit_code,
+                    "issuer": content.issuer_name,
+                    "area": content.place,
+                    "depth": row.depth,
+                    "status": row.status,
+                    "reference": content.reference,
+                    "subject": row.subject,
+                    "recipients": len(content.recipient_units),
+                    "sha256": row.sha256,
+                }
+            )
     if as_json:
         emit_json(entries)
         return
@@ -230,8 +272,10 @@ def letters_list(cascade_id: int | None, unit: str | None, status: str | None, a
         click.echo("No letters.")
         return
     for e in entries:
-        click.echo(f"{e['id']:>6}  c{e['cascade']}  L{e['depth']}  {e['status']:<8} {e['unit']:<12} "
-                   f"Số: {e['reference']:<16} {e['issuer']} ({e['area']}) → {e['recipients']} recipient(s)")
+        click.echo(
+            f"{e['id']:>6}  c{e['cascade']}  L{e['depth']}  {e['status']:<8} {e['unit']:<12} "
+            f"Số: {e['reference']:<16} {e['issuer']} ({e['area']}) → {e['recipients']} recipient(s)"
+        )
     click.echo(f"{len(entries)} letter(s).")
 
 
@@ -289,8 +333,9 @@ def demo(output: str | None) -> None:
     from letters.render import render_html
 
     example = EXAMPLES / "langson"
-    summary = start_cascade(str(example / "directive-hsg-2023.yaml"), str(example / "hierarchy.yaml"), None,
-                            show_progress=True)
+    summary = start_cascade(
+        str(example / "directive-hsg-2023.yaml"), str(example / "hierarchy.yaml"), None, show_progress=True
+    )
     out = Path(output) if output else settings().data_dir / "demo" / f"cascade-{summary.cascade_id}"
     out.mkdir(parents=True, exist_ok=True)
     with transaction(_database()) as session:

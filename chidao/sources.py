@@ -129,7 +129,7 @@ class _Builder:
         return self.scalar(node)
 
     def scalar(self, node: yaml.Node) -> Any:
-        value = self.loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        value = self.loader.construct_object(node, deep=True)
         if isinstance(value, str):
             normal = nfc(value)
             if normal != value:
@@ -152,7 +152,6 @@ def validate(model: type[M], src: Source, data: Any | None = None) -> M:
             message = err["msg"]
             if err["type"] == "missing":
                 message = f"missing field '{loc[-1]}'" if loc else "missing"
-                loc = loc[:-1] + (loc[-1],) if loc else loc
             elif err["type"] == "extra_forbidden":
                 message = f"unknown field '{loc[-1]}'"
             problems.append(src.problem(loc, message))

@@ -31,7 +31,10 @@ def snapshot_for(session: Session, hierarchy: Hierarchy) -> HierarchySnapshot:
         return found
     info = hierarchy.source.hierarchy
     snapshot = HierarchySnapshot(
-        digest=hierarchy.digest, name=info.name, version=info.version, units=len(hierarchy),
+        digest=hierarchy.digest,
+        name=info.name,
+        version=info.version,
+        units=len(hierarchy),
         data=hierarchy.canonical_json(),
     )
     session.add(snapshot)
@@ -44,7 +47,9 @@ def directive_for(session: Session, directive: Directive) -> DirectiveRecord:
     if found:
         return found
     record = DirectiveRecord(
-        digest=directive.digest, issuer_code=directive.issuer, subject=directive.subject,
+        digest=directive.digest,
+        issuer_code=directive.issuer,
+        subject=directive.subject,
         data=directive.canonical_json(),
     )
     session.add(record)
@@ -53,7 +58,11 @@ def directive_for(session: Session, directive: Directive) -> DirectiveRecord:
 
 
 def open_cascade(
-    session: Session, directive: Directive, hierarchy: Hierarchy, draft_date: date, actor: str,
+    session: Session,
+    directive: Directive,
+    hierarchy: Hierarchy,
+    draft_date: date,
+    actor: str,
     flow_run_id: str | None = None,
 ) -> tuple[Cascade, bool]:
     """The cascade of these inputs: found if it exists (nothing created twice), else created."""
@@ -72,9 +81,16 @@ def open_cascade(
     session.add(cascade)
     session.flush()
     events.record(
-        session, cascade.id, "cascade.started", actor,
-        {"directive": directive.digest, "hierarchy": hierarchy.digest, "hierarchy_version": snapshot.version,
-         "draft_date": draft_date.isoformat()},
+        session,
+        cascade.id,
+        "cascade.started",
+        actor,
+        {
+            "directive": directive.digest,
+            "hierarchy": hierarchy.digest,
+            "hierarchy_version": snapshot.version,
+            "draft_date": draft_date.isoformat(),
+        },
         flow_run_id=flow_run_id,
     )
     return cascade, True
@@ -89,7 +105,9 @@ def get_cascade(session: Session, cascade_id: int) -> Cascade:
 
 def inputs_of(session: Session, cascade: Cascade) -> tuple[Directive, Hierarchy]:
     """The directive and hierarchy the cascade recorded (not the files as they are now)."""
-    directive_data = session.scalars(select(DirectiveRecord.data).where(DirectiveRecord.id == cascade.directive_id)).one()
+    directive_data = session.scalars(
+        select(DirectiveRecord.data).where(DirectiveRecord.id == cascade.directive_id)
+    ).one()
     digest, data = session.execute(
         select(HierarchySnapshot.digest, HierarchySnapshot.data).where(HierarchySnapshot.id == cascade.snapshot_id)
     ).one()
@@ -103,7 +121,12 @@ def _hierarchy(digest: str, data: str) -> Hierarchy:
 
 
 def store_letter(
-    session: Session, cascade: Cascade, draft: Draft, parent_id: int | None, hierarchy: Hierarchy, actor: str,
+    session: Session,
+    cascade: Cascade,
+    draft: Draft,
+    parent_id: int | None,
+    hierarchy: Hierarchy,
+    actor: str,
     flow_run_id: str | None = None,
 ) -> tuple[LetterRecord, bool]:
     """Store a drafted letter with its recipients; an existing letter of the unit is returned as is."""
@@ -115,19 +138,33 @@ def store_letter(
         return found, False
     markdown = render_markdown(letter)
     record = LetterRecord(
-        cascade_id=cascade.id, unit_code=letter.unit, parent_id=parent_id, depth=draft.depth, status="draft",
-        doc_type=letter.doc_type, notation=letter.notation, subject=letter.subject,
-        content=letter.model_dump_json(), markdown=markdown, sha256=sha256(markdown),
+        cascade_id=cascade.id,
+        unit_code=letter.unit,
+        parent_id=parent_id,
+        depth=draft.depth,
+        status="draft",
+        doc_type=letter.doc_type,
+        notation=letter.notation,
+        subject=letter.subject,
+        content=letter.model_dump_json(),
+        markdown=markdown,
+        sha256=sha256(markdown),
     )
     session.add(record)
     session.flush()
     for position, code in enumerate(letter.recipient_units):
         unit = hierarchy.unit(code)
-        session.add(RecipientRecord(letter_id=record.id, unit_code=code, name=unit.name, email=unit.email, position=position))
+        session.add(
+            RecipientRecord(letter_id=record.id, unit_code=code, name=unit.name, email=unit.email, position=position)
+        )
     events.record(
-        session, cascade.id, "letter.drafted", actor,
+        session,
+        cascade.id,
+        "letter.drafted",
+        actor,
         {"unit": letter.unit, "sha256": record.sha256, "recipients": len(letter.recipient_units)},
-        letter_id=record.id, flow_run_id=flow_run_id,
+        letter_id=record.id,
+        flow_run_id=flow_run_id,
     )
     return record, True
 

@@ -19,8 +19,16 @@ GENESIS = "0" * 64
 def event_hash(prev_hash: str, event: Event) -> str:
     """Hash of the previous hash and this event's recorded fields."""
     body = json.dumps(
-        [event.cascade_id, event.seq, event.at.isoformat(), event.actor, event.kind, event.letter_id,
-         event.flow_run_id, event.payload],
+        [
+            event.cascade_id,
+            event.seq,
+            event.at.isoformat(),
+            event.actor,
+            event.kind,
+            event.letter_id,
+            event.flow_run_id,
+            event.payload,
+        ],
         ensure_ascii=False,
         separators=(",", ":"),
     )

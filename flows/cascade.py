@@ -54,7 +54,9 @@ def open_cascade_task(params: CascadeParams) -> tuple[Begun, int]:
     url = settings().url
     upgrade(url)
     with transaction(url) as session:
-        begun = begin(session, directive, hierarchy, draft_date_for(directive, params.draft_date), params.actor, _run_id())
+        begun = begin(
+            session, directive, hierarchy, draft_date_for(directive, params.draft_date), params.actor, _run_id()
+        )
     return begun, expected_letters(hierarchy, directive.issuer)
 
 

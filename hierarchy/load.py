@@ -38,7 +38,9 @@ def _check(src: Source) -> Hierarchy:
     index_of: dict[str, int] = {}
     for i, unit in enumerate(parsed.units):
         if unit.code in index_of:
-            unit_problem(i, unit.code, "code", f"duplicate code (first at line {src.line(('units', index_of[unit.code]))})")
+            unit_problem(
+                i, unit.code, "code", f"duplicate code (first at line {src.line(('units', index_of[unit.code]))})"
+            )
         else:
             index_of[unit.code] = i
     root = parsed.hierarchy.root
@@ -85,7 +87,12 @@ def _check(src: Source) -> Hierarchy:
         unit = parsed.units[index_of[code]]
         for field in _ISSUER_FIELDS:
             if not getattr(unit, field):
-                unit_problem(index_of[code], code, field, f"missing field '{field}' (the unit has units under it, so it writes letters)")
+                unit_problem(
+                    index_of[code],
+                    code,
+                    field,
+                    f"missing field '{field}' (the unit has units under it, so it writes letters)",
+                )
     if problems:
         raise InputError(problems)
     return hierarchy

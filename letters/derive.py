@@ -31,7 +31,9 @@ class Citation:
 
     @classmethod
     def of(cls, letter: Letter) -> Citation:
-        return cls(letter.doc_type, letter.notation, letter.number, letter.issued_on, letter.draft_date, letter.issuer_name)
+        return cls(
+            letter.doc_type, letter.notation, letter.number, letter.issued_on, letter.draft_date, letter.issuer_name
+        )
 
     def text(self) -> str:
         """'Công văn số 590/STTTT-TTBCXB ngày 20/3/2024 của Sở Thông tin và Truyền thông'."""
@@ -46,9 +48,10 @@ def root_letter(directive: Directive, hierarchy: Hierarchy, draft_date: date) ->
     recipients, sections = _address(directive, hierarchy, unit)
     basis = directive.basis
     verb = _verb(hierarchy, unit, recipients)
+    carry = _carry(verb, root=True)
     opening = (
         f"Căn cứ {basis.type} số {basis.number} ngày {short_date(basis.date)} của {basis.issuer} "
-        f"về việc {basis.subject}, {unit.name} {verb} các cơ quan, đơn vị {_carry(verb, root=True)} một số nội dung sau:"
+        f"về việc {basis.subject}, {unit.name} {verb} các cơ quan, đơn vị {carry} một số nội dung sau:"
     )
     drafting = directive.drafting_unit or unit.drafting_unit
     return Letter(
@@ -233,4 +236,3 @@ def _abbreviation(unit: Unit) -> str:
 def _signer(unit: Unit) -> Signer:
     assert unit.signer, f"unit {unit.code} has no signer (checked when the hierarchy loads)"
     return unit.signer
-

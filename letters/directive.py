@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
-import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,7 +19,7 @@ from letters.doctypes import canonical_type
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 # Placeholders an item may use; they take the issuing unit's values at each level.
 PLACEHOLDERS = ("scope", "area")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 class _Strict(BaseModel):
@@ -128,7 +128,9 @@ def _check(src: Source, hierarchy: Hierarchy | None) -> Directive:
         problems += _placeholders(src, ("sections", i, "title"), section.title)
         for j, item in enumerate(section.items):
             loc = ("sections", i, "items", j)
-            problems += _placeholders(src, (*loc, "text") if isinstance(src.data["sections"][i]["items"][j], dict) else loc, item.text)
+            problems += _placeholders(
+                src, (*loc, "text") if isinstance(src.data["sections"][i]["items"][j], dict) else loc, item.text
+            )
             if item.relay and item.relay.content not in ids:
                 problems.append(src.problem((*loc, "relay", "content"), f"no section has id {item.relay.content!r}"))
             elif item.relay and item.relay.content == section.id:
@@ -160,7 +162,9 @@ def _against(src: Source, directive: Directive, hierarchy: Hierarchy) -> list[Pr
     for i, section in enumerate(directive.sections):
         for k, role in enumerate(section.to):
             if role not in hierarchy.roles:
-                problems.append(src.problem(("sections", i, "to", k), f"unknown role {role!r} (the hierarchy has: {known})"))
+                problems.append(
+                    src.problem(("sections", i, "to", k), f"unknown role {role!r} (the hierarchy has: {known})")
+                )
         for j, item in enumerate(section.items):
             for k, role in enumerate(item.relay.to if item.relay else ()):
                 if role not in hierarchy.roles:

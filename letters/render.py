@@ -21,7 +21,7 @@ def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         undefined=StrictUndefined,
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,

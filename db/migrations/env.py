@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
+import db.models  # noqa: F401  (registers the tables on Base.metadata)
 from db.base import Base
 from db.engine import engine_for
-
-import db.models  # noqa: F401  (registers the tables on Base.metadata)
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -1,0 +1,100 @@
+"""Fixtures over real parts: SQLite files, a PostgreSQL database per test, one Prefect harness per session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chidao.settings import quiet_prefect
+
+quiet_prefect()
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+LANGSON = ROOT / "examples" / "langson"
+SEEDS = ROOT.parent / "shared" / "seeds"
+POSTGRES = os.environ.get("CHIDAO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_admin() -> object | None:
+    import psycopg
+
+    try:
+        return psycopg.connect(
+            POSTGRES.replace("postgresql+psycopg://", "postgresql://"), autocommit=True, connect_timeout=3
+        )
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CHIDAO_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL required (CHIDAO_REQUIRE_POSTGRES) but unreachable at {POSTGRES}: {exc}")
+        return None
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    import psycopg
+
+    admin = _postgres_admin()
+    if admin is None:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES}")
+    assert isinstance(admin, psycopg.Connection)
+    name = f"chidao_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        base = POSTGRES.rsplit("/", 1)[0]
+        url = f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://")
+        try:
+            yield url
+        finally:
+            from db.engine import engine_for
+
+            engine_for(url).dispose()
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'chidao.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs twice: on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'chidao.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def chidao_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> str:
+    """Point chidao at a fresh data directory and database, as a user's environment would."""
+    monkeypatch.setenv("CHIDAO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHIDAO_DATABASE_URL", database_url)
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """A real Prefect API (temporary server, throwaway database) for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture
+def mini_directive(tmp_path: Path) -> Path:
+    """The seed-001 directive, issued by the fictional province's department."""
+    text = (
+        (LANGSON / "directive-hsg-2023.yaml")
+        .read_text(encoding="utf-8")
+        .replace('issuer: "20.STTTT"', 'issuer: "90.S"')
+    )
+    path = tmp_path / "directive.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,100 @@
+"""The cascade flow run for real (Prefect test harness) on SQLite and PostgreSQL."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DatabaseError
+
+from db.engine import transaction
+from db.events import GENESIS, event_hash, history
+from db.letters import list_letters
+from db.models import Cascade, Event, HierarchySnapshot, LetterRecord, RecipientRecord
+from flows.cascade import CascadeParams, cascade
+from tests.conftest import DATA
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def run(directive: Path, hierarchy: Path = DATA / "mini.yaml", **kw: object):  # type: ignore[no-untyped-def]
+    return cascade(CascadeParams(directive=str(directive), hierarchy=str(hierarchy), **kw))
+
+
+def test_flow_drafts_every_level_and_records_events(chidao_env: str, mini_directive: Path) -> None:
+    summary = run(mini_directive, batch_size=1)
+    assert summary.letters_per_level == [1, 2]
+    assert summary.letters_created == 3 and summary.created
+    with transaction(chidao_env) as session:
+        letters = list_letters(session, cascade_id=summary.cascade_id)
+        assert [(row.unit_code, row.depth, row.status) for row in letters] == [
+            ("90.S", 0, "draft"),
+            ("901.P", 1, "draft"),
+            ("902.P", 1, "draft"),
+        ]
+        root = letters[0]
+        assert {row.parent_id for row in letters[1:]} == {root.id}
+        recipients = session.scalars(
+            select(RecipientRecord.unit_code)
+            .where(RecipientRecord.letter_id == root.id)
+            .order_by(RecipientRecord.position)
+        ).all()
+        assert recipients == ["90.DAI", "90.BAO", "90.BD", "90.VT", "901.P", "902.P"]
+        events = history(session, summary.cascade_id)
+        assert [e.kind for e in events] == ["cascade.started"] + ["letter.drafted"] * 3
+        assert all(e.flow_run_id for e in events)
+        prev = GENESIS
+        for event in events:
+            assert event.prev_hash == prev and event.hash == event_hash(prev, event)
+            prev = event.hash
+
+
+def test_rerunning_a_cascade_creates_nothing_twice(chidao_env: str, mini_directive: Path) -> None:
+    first = run(mini_directive)
+    again = run(mini_directive)
+    assert again.cascade_id == first.cascade_id
+    assert not again.created and again.letters_created == 0
+    assert again.letters_per_level == first.letters_per_level
+    with transaction(chidao_env) as session:
+        assert session.scalar(select(func.count()).select_from(Cascade)) == 1
+        assert session.scalar(select(func.count()).select_from(LetterRecord)) == 3
+        assert session.scalar(select(func.count()).select_from(HierarchySnapshot)) == 1
+
+
+def test_a_cascade_keeps_the_hierarchy_it_started_with(chidao_env: str, mini_directive: Path, tmp_path: Path) -> None:
+    summary = run(mini_directive)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(
+        (DATA / "mini.yaml").read_text(encoding="utf-8").replace("Phạm Văn Ba", "Vũ Văn Năm"), encoding="utf-8"
+    )
+    later = run(mini_directive, hierarchy=changed)
+    assert later.cascade_id != summary.cascade_id  # a new hierarchy version is a new cascade
+    with transaction(chidao_env) as session:
+        old = list_letters(session, cascade_id=summary.cascade_id, unit="901.P")[0]
+        new = list_letters(session, cascade_id=later.cascade_id, unit="901.P")[0]
+        assert "Phạm Văn Ba" in old.markdown and "Vũ Văn Năm" in new.markdown
+        assert session.scalar(select(func.count()).select_from(HierarchySnapshot)) == 2
+
+
+def test_event_log_refuses_update_and_delete(chidao_env: str, mini_directive: Path) -> None:
+    run(mini_directive)
+    for statement in ("UPDATE events SET actor = 'x'", "DELETE FROM events"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction(chidao_env) as session:
+            session.execute(text(statement))
+    with transaction(chidao_env) as session:
+        assert session.scalar(select(func.count()).select_from(Event)) == 4
+
+
+@pytest.mark.postgres
+def test_postgresql_and_sqlite_give_the_same_letters_byte_for_byte(
+    postgres_url: str, sqlite_url: str, mini_directive: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CHIDAO_DATA_DIR", str(tmp_path))
+    texts = []
+    for url in (sqlite_url, postgres_url):
+        monkeypatch.setenv("CHIDAO_DATABASE_URL", url)
+        summary = run(mini_directive)
+        with transaction(url) as session:
+            texts.append(
+                [(r.unit_code, r.markdown, r.sha256) for r in list_letters(session, cascade_id=summary.cascade_id)]
+            )
+    assert texts[0] == texts[1]
