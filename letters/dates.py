@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-BLANK = "      "  # the space a clerk fills by hand when the letter is registered
+BLANK = "\u00a0" * 6  # the space a clerk fills by hand; non-breaking so no renderer collapses it
 
 
 def _day(d: date) -> str:

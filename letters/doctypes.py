@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chidao.text import nfc
+from letters.dates import BLANK
 
 # A công văn has no code: its notation is issuer abbreviation + drafting unit.
 CODES: dict[str, str | None] = {
@@ -44,5 +45,5 @@ def notation(doc_type: str, abbreviation: str, drafting_unit: str | None) -> str
 
 
 def reference(number: int | None, note: str) -> str:
-    """'05/KH-UBND'; a draft without its number: '/KH-UBND' (the clerk writes the number)."""
-    return f"{number:02d}/{note}" if number is not None else f"/{note}"
+    """'05/KH-UBND'; a draft leaves the number blank for the clerk: '      /KH-UBND'."""
+    return f"{number:02d}/{note}" if number is not None else f"{BLANK}/{note}"

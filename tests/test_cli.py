@@ -10,6 +10,7 @@ from sqlalchemy import func, inspect, select
 from chidao.cli import main
 from db.engine import engine_for, transaction
 from db.models import Cascade, LetterRecord
+from letters.dates import BLANK
 from tests.conftest import DATA
 
 
@@ -124,9 +125,9 @@ def test_cascade_start_then_list_and_show(chidao_env: str, mini_directive: Path,
         CliRunner().invoke(main, ["letters", "list", "--cascade", str(summary["cascade_id"]), "--json"]).output
     )
     assert [(e["unit"], e["status"], e["reference"]) for e in listed] == [
-        ("90.S", "draft", "/SVHTT-HTS"),
-        ("901.P", "draft", "/VHTT"),
-        ("902.P", "draft", "/VHTT"),
+        ("90.S", "draft", f"{BLANK}/SVHTT-HTS"),
+        ("901.P", "draft", f"{BLANK}/VHTT"),
+        ("902.P", "draft", f"{BLANK}/VHTT"),
     ]
     only = json.loads(CliRunner().invoke(main, ["letters", "list", "--unit", "902.P", "--json"]).output)
     assert [e["unit"] for e in only] == ["902.P"]

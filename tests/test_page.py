@@ -1,0 +1,83 @@
+"""The HTML letter opened in headless Chromium looks like a Decree-30 page."""
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hierarchy import load_hierarchy
+from letters.directive import load_directive
+from letters.plan import plan_cascade
+from letters.render import render_html
+from tests.conftest import DATA
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CHIDAO_REQUIRE_BROWSER"):
+            pytest.fail("Chromium required (CHIDAO_REQUIRE_BROWSER) but not installed: run scripts/setup --browser")
+        pytest.skip("Chromium not installed (scripts/setup --browser)")
+    from playwright.sync_api import sync_playwright
+
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page_of_district_letter(browser: Any, mini_directive: Path, tmp_path: Path) -> Iterator[Any]:
+    h = load_hierarchy(DATA / "mini.yaml")
+    letter = plan_cascade(load_directive(mini_directive, h), h, date(2023, 12, 1)).levels[1][0].letter
+    html = tmp_path / "letter.html"
+    html.write_text(render_html(letter), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 900, "height": 1200})
+    page.goto(html.as_uri())
+    yield page
+    page.close()
+
+
+def box(page: Any, selector: str) -> dict[str, float]:
+    found: dict[str, float] = page.locator(selector).first.bounding_box()
+    return found
+
+
+def test_header_blocks_sit_side_by_side_and_the_page_is_a4(page_of_district_letter: Any, tmp_path: Path) -> None:
+    page = page_of_district_letter
+    issuer, motto = box(page, "td.issuer"), box(page, "td.motto")
+    assert issuer["x"] + issuer["width"] <= motto["x"] + 1  # issuing body left, national motto right
+    assert abs(issuer["y"] - motto["y"]) < 2
+    sheet = box(page, ".page")
+    assert abs(sheet["width"] - 210 / 25.4 * 96) < 2  # 210 mm at 96 px per inch
+    assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith('"Times New Roman"')
+    assert page.evaluate("getComputedStyle(document.querySelector('.dateline')).fontStyle") == "italic"
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    shots = Path(os.environ.get("CHIDAO_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "district-letter.png"), full_page=True)
+    assert (shots / "district-letter.png").stat().st_size > 10_000
+
+
+def test_printing_gives_a4_pages(page_of_district_letter: Any, tmp_path: Path) -> None:
+    pdf = page_of_district_letter.pdf(prefer_css_page_size=True)
+    sizes = {
+        tuple(round(float(v)) for v in m) for m in re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+    }
+    assert sizes == {(595, 842)}  # A4 in PostScript points
