@@ -99,7 +99,8 @@ class Hierarchy:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
     def canonical_json(self) -> str:
-        return json.dumps(self.to_data(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        """Keys keep the file's order: the order of the roles table is the order of 'Kính gửi' lines."""
+        return json.dumps(self.to_data(), ensure_ascii=False, separators=(",", ":"))
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = self.source.model_dump(mode="json", exclude_defaults=True)

@@ -98,3 +98,38 @@ def test_postgresql_and_sqlite_give_the_same_letters_byte_for_byte(
                 [(r.unit_code, r.markdown, r.sha256) for r in list_letters(session, cascade_id=summary.cascade_id)]
             )
     assert texts[0] == texts[1]
+
+
+def test_each_letter_is_published_as_a_markdown_artifact(chidao_env: str, mini_directive: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    summary = run(mini_directive)
+    with transaction(chidao_env) as session:
+        run_id = history(session, summary.cascade_id)[0].flow_run_id
+        stored = {row.id: row.markdown for row in list_letters(session, cascade_id=summary.cascade_id)}
+    assert run_id
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))  # type: ignore[list-item]
+        )
+    assert {a.type for a in artifacts} == {"markdown"}
+    published = {int(str(a.key).rsplit("-", 1)[1]): a.data for a in artifacts}
+    assert published == stored
+
+
+def test_stored_letters_are_the_planned_letters_byte_for_byte(chidao_env: str, mini_directive: Path) -> None:
+    from datetime import date
+
+    from hierarchy import load_hierarchy
+    from letters.directive import load_directive
+    from letters.plan import plan_cascade
+    from letters.render import render_markdown
+
+    h = load_hierarchy(DATA / "mini.yaml")
+    plan = plan_cascade(load_directive(mini_directive, h), h, date(2023, 12, 1))
+    planned = {d.letter.unit: render_markdown(d.letter) for level in plan.levels for d in level}
+    summary = run(mini_directive)
+    with transaction(chidao_env) as session:
+        stored = {row.unit_code: row.markdown for row in list_letters(session, cascade_id=summary.cascade_id)}
+    assert stored == planned
