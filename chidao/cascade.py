@@ -58,6 +58,7 @@ class Below:
     letter_ids: list[int] = field(default_factory=list)
     created: int = 0
     silent: list[str] = field(default_factory=list)
+    unreached: list[str] = field(default_factory=list)
 
 
 def draft_below(
@@ -69,10 +70,10 @@ def draft_below(
     parents = [session.get_one(LetterRecord, pid) for pid in parent_ids]
     by_unit = {p.unit_code: p for p in parents}
     depth = parents[0].depth + 1 if parents else 0
-    drafts, silent = next_letters(directive, hierarchy, [letter_content(p) for p in parents], cascade.draft_date, depth)
-    existing = letters_of_units(session, cascade_id, [d.letter.unit for d in drafts])
-    out = Below(silent=silent)
-    for draft in drafts:
+    step = next_letters(directive, hierarchy, [letter_content(p) for p in parents], cascade.draft_date, depth)
+    existing = letters_of_units(session, cascade_id, [d.letter.unit for d in step.drafts])
+    out = Below(silent=step.silent, unreached=step.unreached)
+    for draft in step.drafts:
         record = existing.get(draft.letter.unit)
         if record is None:
             parent = by_unit[draft.above] if draft.above else None

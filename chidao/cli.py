@@ -139,7 +139,7 @@ def cascade_plan(directive: str, hierarchy_file: str, draft_date: Any, as_json: 
         for level in plan.levels
     ]
     if as_json:
-        emit_json({"letters": plan.count, "levels": levels, "silent": plan.silent})
+        emit_json({"letters": plan.count, "levels": levels, "silent": plan.silent, "unreached": plan.unreached})
         return
     for depth, level in enumerate(levels):
         click.echo(f"Level {depth}: {len(level)} letter(s)")
@@ -151,8 +151,7 @@ def cascade_plan(directive: str, hierarchy_file: str, draft_date: Any, as_json: 
         if len(level) > 10:
             click.echo(f"  … and {len(level) - 10} more")
     click.echo(f"{plan.count} letter(s) would be drafted.")
-    if plan.silent:
-        click.echo(f"{len(plan.silent)} unit(s) reached have nothing to pass down: {', '.join(plan.silent)}")
+    _warn_gaps(plan.silent, plan.unreached)
 
 
 @cascade.command("start")
@@ -180,9 +179,18 @@ def cascade_start(
     for depth, count in enumerate(summary.letters_per_level):
         click.echo(f"  level {depth}: {count} letter(s)")
     click.echo(f"{summary.letters} letter(s) in the cascade, {summary.letters_created} drafted now.")
-    if summary.silent:
-        click.echo(f"{len(summary.silent)} unit(s) reached have nothing to pass down: {', '.join(summary.silent)}")
+    _warn_gaps(summary.silent, summary.unreached)
     click.echo(f"See them with: chidao letters list --cascade {summary.cascade_id}")
+
+
+def _warn_gaps(silent: list[str], unreached: list[str]) -> None:
+    """Units with units under them that will write nothing: the department should know before it signs."""
+    if silent:
+        click.echo(f"{len(silent)} unit(s) reached have nothing to pass down: {', '.join(silent)}")
+    if unreached:
+        click.echo(
+            f"{len(unreached)} unit(s) with units under them are not addressed by any section: {', '.join(unreached)}"
+        )
 
 
 def start_cascade(

@@ -37,6 +37,7 @@ class CascadeSummary(BaseModel):
     letters_per_level: list[int]
     letters_created: int
     silent: list[str] = Field(description="Units reached that have units under them but nothing to pass down")
+    unreached: list[str] = Field(description="Units with units under them that no section of the directive reaches")
 
     @property
     def letters(self) -> int:
@@ -84,7 +85,9 @@ def cascade(params: CascadeParams) -> CascadeSummary:
     logger = get_run_logger()
     begun, total = open_cascade_task(params)
     cascade_id = begun.cascade_id
-    levels, made, silent = [[begun.root_letter_id]], int(begun.root_created), []
+    levels, made = [[begun.root_letter_id]], int(begun.root_created)
+    silent: list[str] = []
+    unreached: list[str] = []
     done = 1
     progress.report("letters", done, total)
     while True:
@@ -95,6 +98,7 @@ def cascade(params: CascadeParams) -> CascadeSummary:
         below = [i for r in results for i in r.letter_ids]
         made += sum(r.created for r in results)
         silent += [code for r in results for code in r.silent]
+        unreached += [code for r in results for code in r.unreached]
         if not below:
             break
         levels.append(below)
@@ -109,4 +113,5 @@ def cascade(params: CascadeParams) -> CascadeSummary:
         letters_per_level=[len(level) for level in levels],
         letters_created=made,
         silent=silent,
+        unreached=unreached,
     )

@@ -31,6 +31,7 @@ class Plan:
 
     levels: list[list[Draft]] = field(default_factory=list)
     silent: list[str] = field(default_factory=list)  # reached, have units under them, nothing applies
+    unreached: list[str] = field(default_factory=list)  # have units under them, no section reaches them
 
     @property
     def count(self) -> int:
@@ -47,32 +48,47 @@ def first_letter(directive: Directive, hierarchy: Hierarchy, draft_date: date) -
     return Draft(letter, None, 0)
 
 
+@dataclass
+class Step:
+    """One level down from some letters: the next drafts, and the units that send nothing."""
+
+    drafts: list[Draft] = field(default_factory=list)
+    silent: list[str] = field(default_factory=list)
+    unreached: list[str] = field(default_factory=list)
+
+
 def next_letters(
     directive: Directive, hierarchy: Hierarchy, above: Iterable[Letter], draft_date: date, depth: int
-) -> tuple[list[Draft], list[str]]:
-    """The letters of the recipients (with units under them) of the given letters, and the silent ones."""
-    drafts, silent = [], []
+) -> Step:
+    """The letters of the recipients (with units under them) of the given letters."""
+    step = Step()
     for parent in above:
         cite = Citation.of(parent)
+        addressed = set(parent.recipient_units)
+        step.unreached += [
+            child.code
+            for child in hierarchy.children(parent.unit)
+            if child.code not in addressed and hierarchy.has_children(child.code)
+        ]
         for code in parent.recipient_units:
             if not hierarchy.has_children(code):
                 continue
             letter = derived_letter(directive, hierarchy, code, cite, draft_date)
             if letter is None:
-                silent.append(code)
+                step.silent.append(code)
+                step.unreached += [c.code for c in hierarchy.children(code) if hierarchy.has_children(c.code)]
             else:
-                drafts.append(Draft(letter, parent.unit, depth))
-    return drafts, silent
+                step.drafts.append(Draft(letter, parent.unit, depth))
+    return step
 
 
 def plan_cascade(directive: Directive, hierarchy: Hierarchy, draft_date: date) -> Plan:
     """All drafts, the number and day of every letter above still blank."""
     plan = Plan(levels=[[first_letter(directive, hierarchy, draft_date)]])
     while True:
-        level, silent = next_letters(
-            directive, hierarchy, (d.letter for d in plan.levels[-1]), draft_date, len(plan.levels)
-        )
-        plan.silent += silent
-        if not level:
+        step = next_letters(directive, hierarchy, (d.letter for d in plan.levels[-1]), draft_date, len(plan.levels))
+        plan.silent += step.silent
+        plan.unreached += step.unreached
+        if not step.drafts:
             return plan
-        plan.levels.append(level)
+        plan.levels.append(step.drafts)
