@@ -16,7 +16,7 @@ quiet_prefect()
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 LANGSON = ROOT / "examples" / "langson"
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEEDS = DATA / "seeds"  # copies of ../shared/seeds, the two real letters of a cascade
 POSTGRES = os.environ.get("CHIDAO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
