@@ -71,6 +71,7 @@ class LetterRecord(Base):
     issued_on: Mapped[date | None] = mapped_column(Date)
     subject: Mapped[str] = mapped_column(Text)
     content: Mapped[str] = mapped_column(Text, doc="JSON of letters.content.Letter")
+    generated: Mapped[str | None] = mapped_column(Text, doc="the content as generated, kept once an approver edits it")
     markdown: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -107,3 +108,12 @@ class Event(Base):
     payload: Mapped[str] = mapped_column(Text, doc="canonical JSON")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Register(Base):
+    """A unit's outgoing register (sổ đăng ký văn bản đi): numbers run from 01 each year, never reused."""
+
+    __tablename__ = "registers"
+    unit_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
