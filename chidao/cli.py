@@ -308,6 +308,93 @@ def letters_show(letter_id: int, fmt: str, output: str | None) -> None:
         click.echo(text, nl=False)
 
 
+@letters.command("pending")
+@click.option("--as", "user", help="Only what this person may approve")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
+def letters_pending(user: str | None, as_json: bool) -> None:
+    """Drafts whose letter above has gone out, waiting for their unit's approver."""
+    from chidao.approval import pending
+    from db.cascades import letter_content
+    from db.engine import transaction
+
+    with transaction(_database()) as session:
+        entries = [
+            {
+                "id": row.id,
+                "cascade": row.cascade_id,
+                "unit": row.unit_code,
+                "status": row.status,
+                "issuer": letter_content(row).issuer_name,
+                "area": letter_content(row).place,
+                "subject": row.subject,
+            }
+            for row in pending(session, user)
+        ]
+    if as_json:
+        emit_json(entries)
+        return
+    for e in entries:
+        click.echo(f"{e['id']:>6}  c{e['cascade']}  {e['status']:<8} {e['unit']:<12} {e['issuer']} ({e['area']})")
+    click.echo(f"{len(entries)} letter(s) waiting" + (f" for {user}." if user else "."))
+
+
+# --- approval ----------------------------------------------------------------------------------
+
+
+def _act(action: Callable[[Any], Any]) -> Any:
+    """Run an approval action in its own transaction; a refused one is recorded, then reported."""
+    from chidao.approval import ApprovalError, NotAllowed, record_refusal
+    from db.engine import transaction
+
+    url = _database()
+    try:
+        with clear_errors(), transaction(url) as session:
+            return action(session)
+    except NotAllowed as refused:
+        with transaction(url) as session:
+            record_refusal(session, refused)
+        fail(f"refused: {refused}")
+    except ApprovalError as exc:
+        fail(str(exc))
+
+
+@main.command()
+@click.argument("letter_id", type=int)
+@click.option("--as", "user", required=True, help="Approver's id, as the hierarchy names it")
+@click.option(
+    "--edit", "edit_file", type=click.Path(dir_okay=False), help="YAML with the letter's sections (and opening/closing)"
+)
+def approve(letter_id: int, user: str, edit_file: str | None) -> None:
+    """Sign a letter: it takes the next number of its unit's register and today's date."""
+    from chidao import approval
+    from db.cascades import letter_content
+
+    with clear_errors():
+        change = approval.load_edit(edit_file) if edit_file else None
+
+    def act(session: Any) -> str:
+        record = approval.approve(session, letter_id, user, change=change)
+        content = letter_content(record)
+        return f"Letter {record.id} approved: Số: {content.reference}, {content.dateline}."
+
+    click.echo(_act(act))
+
+
+@main.command()
+@click.argument("letter_id", type=int)
+@click.option("--as", "user", required=True, help="Approver's id, as the hierarchy names it")
+@click.option("--reason", required=True, help="Why, for the drafter and the record")
+def reject(letter_id: int, user: str, reason: str) -> None:
+    """Send a draft back; it can be edited and approved later."""
+    from chidao import approval
+
+    def act(session: Any) -> str:
+        record = approval.reject(session, letter_id, user, reason)
+        return f"Letter {record.id} rejected."
+
+    click.echo(_act(act))
+
+
 # --- database and demo -------------------------------------------------------------------------
 
 

@@ -1,0 +1,230 @@
+"""Approving, editing and rejecting letters: the head signs, the clerk numbers and dates.
+
+Functions take the session; the caller commits. A refused attempt raises NotAllowed, which the
+caller records with record_refusal() in a transaction of its own (the refused one rolls back).
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chidao.settings import settings
+from chidao.sources import InputError, read_source, validate
+from db import events
+from db.cascades import get_cascade, inputs_of, letter_content
+from db.letters import get_letter
+from db.models import LetterRecord
+from db.registers import next_number
+from hierarchy.graph import Hierarchy
+from letters.content import Letter, LetterSection
+from letters.derive import Citation, derived_letter
+from letters.render import render_markdown, sha256
+
+OUT = ("approved", "sent")  # states in which a letter has been signed and numbered
+OPEN = ("draft", "rejected")  # states in which an approver may still act
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class ApprovalError(Exception):
+    """An approval action that cannot be done; the message says why."""
+
+
+class NotAllowed(ApprovalError):
+    def __init__(self, user: str, letter: LetterRecord, action: str, approvers: list[str]) -> None:
+        self.user, self.letter_id, self.cascade_id, self.action = user, letter.id, letter.cascade_id, action
+        names = ", ".join(approvers) or "nobody"
+        super().__init__(
+            f"{user!r} may not {action} letter {letter.id} of unit {letter.unit_code} (approvers: {names})"
+        )
+
+
+class EditSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Text
+    items: list[Text] = Field(min_length=1)
+
+
+class LetterEdit(BaseModel):
+    """An approver's edit: the sections (same shape as a directive's), and optionally the opening or closing."""
+
+    model_config = ConfigDict(extra="forbid")
+    opening: Text | None = None
+    sections: list[EditSection] = Field(min_length=1)
+    closing: Text | None = None
+
+
+def load_edit(path: str | Path) -> LetterEdit:
+    """Read an edit file; InputError names the file and line of each problem."""
+    src = read_source(path)
+    if not isinstance(src.data, dict):
+        raise InputError([src.problem((), "expected a mapping with 'sections' (and optionally 'opening', 'closing')")])
+    return validate(LetterEdit, src)
+
+
+def today() -> date:
+    return datetime.now(ZoneInfo(settings().timezone)).date()
+
+
+def approvers_of(hierarchy: Hierarchy, unit_code: str) -> list[str]:
+    return [a.id for a in hierarchy.unit(unit_code).approvers]
+
+
+def _authorise(session: Session, letter: LetterRecord, user: str, action: str) -> Hierarchy:
+    _, hierarchy = inputs_of(session, get_cascade(session, letter.cascade_id))
+    allowed = approvers_of(hierarchy, letter.unit_code)
+    if user not in allowed:
+        raise NotAllowed(user, letter, action, allowed)
+    return hierarchy
+
+
+def _check_open(session: Session, letter: LetterRecord, action: str) -> None:
+    if letter.status not in OPEN:
+        raise ApprovalError(f"letter {letter.id} is already {letter.status}; it cannot be {action}")
+    if letter.parent_id is not None:
+        parent = session.get_one(LetterRecord, letter.parent_id)
+        if parent.status not in OUT:
+            raise ApprovalError(
+                f"letter {letter.id} cites letter {parent.id} of {parent.unit_code}, which is still {parent.status}: "
+                "that letter must be approved first"
+            )
+
+
+def _store(record: LetterRecord, content: Letter) -> None:
+    record.content = content.model_dump_json()
+    record.markdown = render_markdown(content)
+    record.sha256 = sha256(record.markdown)
+
+
+def edit(
+    session: Session, letter_id: int, user: str, change: LetterEdit, actor_note: str | None = None
+) -> LetterRecord:
+    """Replace a draft's sections (and opening/closing); the generated draft is kept and the diff logged."""
+    letter = get_letter(session, letter_id)
+    _authorise(session, letter, user, "edit")
+    if letter.status not in OPEN:
+        raise ApprovalError(f"letter {letter.id} is already {letter.status}; it cannot be edited")
+    before = letter_content(letter)
+    after = before.model_copy(
+        update={
+            "sections": tuple(LetterSection(title=s.title, items=tuple(s.items)) for s in change.sections),
+            "opening": change.opening or before.opening,
+            "closing": change.closing or before.closing,
+        }
+    )
+    old_markdown = letter.markdown
+    if letter.generated is None:
+        letter.generated = letter.content
+    _store(letter, after)
+    diff = "".join(
+        difflib.unified_diff(old_markdown.splitlines(True), letter.markdown.splitlines(True), "before", "after")
+    )
+    events.record(
+        session, letter.cascade_id, "letter.edited", user, {"diff": diff, "sha256": letter.sha256}, letter_id=letter.id
+    )
+    return letter
+
+
+def approve(
+    session: Session, letter_id: int, user: str, *, change: LetterEdit | None = None, on: date | None = None
+) -> LetterRecord:
+    """Sign: check who and when, apply an edit, take the register's next number, date it, freeze it."""
+    letter = get_letter(session, letter_id)
+    hierarchy = _authorise(session, letter, user, "approve")
+    _check_open(session, letter, "approved")
+    if change is not None:
+        edit(session, letter_id, user, change)
+    issued_on = on or today()
+    number = next_number(session, letter.unit_code, issued_on.year)
+    final = letter_content(letter).model_copy(update={"number": number, "issued_on": issued_on})
+    _store(letter, final)
+    letter.number, letter.year, letter.issued_on, letter.status = number, issued_on.year, issued_on, "approved"
+    events.record(
+        session,
+        letter.cascade_id,
+        "letter.approved",
+        user,
+        {"number": number, "reference": final.reference, "issued_on": issued_on.isoformat(), "sha256": letter.sha256},
+        letter_id=letter.id,
+    )
+    refresh_children(session, letter, hierarchy)
+    return letter
+
+
+def refresh_children(session: Session, parent: LetterRecord, hierarchy: Hierarchy) -> list[LetterRecord]:
+    """Re-derive the open drafts below a letter just numbered, so they cite its number and date.
+
+    An approver's edited sections are kept; only what derives from the letter above changes.
+    """
+    cascade = get_cascade(session, parent.cascade_id)
+    directive, _ = inputs_of(session, cascade)
+    cite = Citation.of(letter_content(parent))
+    children = session.scalars(
+        select(LetterRecord).where(LetterRecord.parent_id == parent.id, LetterRecord.status.in_(OPEN))
+    ).all()
+    for child in children:
+        fresh = derived_letter(directive, hierarchy, child.unit_code, cite, cascade.draft_date)
+        if fresh is None:
+            continue
+        current = letter_content(child)
+        if child.generated is not None:  # edited: keep the approver's sections
+            fresh = fresh.model_copy(update={"sections": current.sections, "closing": current.closing})
+        _store(child, fresh)
+    return list(children)
+
+
+def reject(session: Session, letter_id: int, user: str, reason: str) -> LetterRecord:
+    letter = get_letter(session, letter_id)
+    _authorise(session, letter, user, "reject")
+    if letter.status != "draft":
+        raise ApprovalError(f"letter {letter.id} is {letter.status}; only a draft can be rejected")
+    if not reason.strip():
+        raise ApprovalError("a rejection needs a reason")
+    letter.status = "rejected"
+    events.record(session, letter.cascade_id, "letter.rejected", user, {"reason": reason.strip()}, letter_id=letter.id)
+    return letter
+
+
+def record_refusal(session: Session, refused: NotAllowed) -> None:
+    """Log a refused attempt; call it in a transaction of its own."""
+    events.record(
+        session,
+        refused.cascade_id,
+        "attempt.refused",
+        refused.user,
+        {"action": refused.action, "reason": str(refused)},
+        letter_id=refused.letter_id,
+    )
+
+
+def pending(session: Session, user: str | None = None) -> list[LetterRecord]:
+    """Open letters whose letter above has gone out, that user (if given) may approve."""
+    rows = session.scalars(
+        select(LetterRecord)
+        .where(LetterRecord.status.in_(OPEN))
+        .order_by(LetterRecord.cascade_id, LetterRecord.depth, LetterRecord.id)
+    ).all()
+    parents = {
+        p.id: p.status
+        for p in session.scalars(
+            select(LetterRecord).where(LetterRecord.id.in_({r.parent_id for r in rows if r.parent_id}))
+        )
+    }
+    out = []
+    for row in rows:
+        if row.parent_id is not None and parents.get(row.parent_id) not in OUT:
+            continue
+        if user is not None:
+            _, hierarchy = inputs_of(session, get_cascade(session, row.cascade_id))
+            if user not in approvers_of(hierarchy, row.unit_code):
+                continue
+        out.append(row)
+    return out
