@@ -364,8 +364,9 @@ def _act(action: Callable[[Any], Any]) -> Any:
 @click.option(
     "--edit", "edit_file", type=click.Path(dir_okay=False), help="YAML with the letter's sections (and opening/closing)"
 )
-def approve(letter_id: int, user: str, edit_file: str | None) -> None:
-    """Sign a letter: it takes the next number of its unit's register and today's date."""
+@click.option("--send/--no-send", default=True, show_default=True, help="E-mail it to its recipients right away")
+def approve(letter_id: int, user: str, edit_file: str | None, send: bool) -> None:
+    """Sign a letter: it takes the next number of its unit's register and today's date, and goes out."""
     from chidao import approval
     from db.cascades import letter_content
 
@@ -378,6 +379,8 @@ def approve(letter_id: int, user: str, edit_file: str | None) -> None:
         return f"Letter {record.id} approved: Số: {content.reference}, {content.dateline}."
 
     click.echo(_act(act))
+    if send:
+        _report_dispatch([letter_id])
 
 
 @main.command()
@@ -393,6 +396,84 @@ def reject(letter_id: int, user: str, reason: str) -> None:
         return f"Letter {record.id} rejected."
 
     click.echo(_act(act))
+
+
+# --- mail --------------------------------------------------------------------------------------
+
+
+def _report_dispatch(letter_ids: list[int] | None) -> None:
+    """Send what is due and say what happened, recipient by recipient where something went wrong."""
+    from chidao.dispatch import dispatch, smtp_config
+
+    try:
+        config = smtp_config()
+    except ValueError as exc:
+        fail(str(exc), 2)
+    report = dispatch(_database(), config, letter_ids)
+    click.echo(
+        f"Sent {report.count('sent')} message(s) through {config.host}:{config.port}; "
+        f"{report.count('failed')} failed, {report.count('pending')} deferred."
+    )
+    for d in report.deliveries:
+        if d.status != "sent":
+            click.echo(f"  letter {d.letter_id} to {d.unit} <{d.email}>: {d.status}: {d.detail}", err=True)
+    if report.count("failed") or report.count("pending"):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--letter", "letter_ids", type=int, multiple=True, help="Only this letter (repeatable)")
+def dispatch(letter_ids: tuple[int, ...]) -> None:
+    """Send every approved letter to the recipients that do not have it yet (CHIDAO_SMTP_URL); safe to rerun."""
+    _report_dispatch(list(letter_ids) or None)
+
+
+@letters.command("failed")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
+def letters_failed(as_json: bool) -> None:
+    """Recipients the mail server refused for good, with its reply."""
+    from chidao.dispatch import failed
+
+    rows = failed(_database())
+    if as_json:
+        emit_json([d.__dict__ for d in rows])
+        return
+    for d in rows:
+        click.echo(f"letter {d.letter_id}  {d.unit:<12} <{d.email}>  {d.detail}")
+    click.echo(f"{len(rows)} failed recipient(s).")
+
+
+@letters.command("resend")
+@click.argument("letter_id", type=int)
+@click.option("--unit", help="Only this recipient (code)")
+def letters_resend(letter_id: int, unit: str | None) -> None:
+    """Try the failed recipients of a letter again."""
+    from chidao.dispatch import resend
+
+    count = resend(_database(), letter_id, unit)
+    click.echo(f"{count} recipient(s) put back in the outbox.")
+    _report_dispatch([letter_id])
+
+
+@main.command("smtp-sink")
+@click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--maildir", type=click.Path(file_okay=False), help="Where to keep messages (default: DATA_DIR/mail)")
+def smtp_sink(port: int, maildir: str | None) -> None:
+    """A local SMTP server on 127.0.0.1 that keeps every message in a Maildir (Ctrl-C to stop)."""
+    import time
+
+    from mail.sink import start_sink
+
+    where = Path(maildir) if maildir else settings().data_dir / "mail"
+    controller = start_sink(where, port)
+    click.echo(f"SMTP sink on 127.0.0.1:{port}, keeping messages in {where} (Ctrl-C to stop)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
 
 
 # --- database and demo -------------------------------------------------------------------------

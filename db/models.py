@@ -89,7 +89,11 @@ class RecipientRecord(Base):
     name: Mapped[str] = mapped_column(String(300))
     email: Mapped[str] = mapped_column(String(300))
     position: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default="pending", doc="pending, sending, sent, failed")
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Event(Base):

@@ -98,3 +98,37 @@ def mini_directive(tmp_path: Path) -> Path:
     path = tmp_path / "directive.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def maildir(tmp_path: Path) -> Path:
+    return tmp_path / "mail"
+
+
+@pytest.fixture
+def smtp_url(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A loopback port for a sink the test starts itself; CHIDAO_SMTP_URL points at it."""
+    url = f"smtp://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("CHIDAO_SMTP_URL", url)
+    return url
+
+
+@pytest.fixture
+def sink(smtp_url: str, maildir: Path) -> Iterator[Path]:
+    """A real aiosmtpd server on 127.0.0.1 keeping messages in a Maildir."""
+    from mail.sink import start_sink
+
+    controller = start_sink(maildir, int(smtp_url.rsplit(":", 1)[1]))
+    try:
+        yield maildir
+    finally:
+        controller.stop()

@@ -1,0 +1,1 @@
+"""E-mail: the letters' messages, sending them through aiosmtplib, and a local sink (aiosmtpd)."""

@@ -1,0 +1,69 @@
+"""The message that carries a letter to one recipient."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.header import Header
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr
+
+from letters.content import Letter
+from letters.dates import short_date
+from letters.render import render_html
+
+DOCX = "vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def message_id(letter_id: int, unit_code: str, sha256: str, domain: str) -> str:
+    """Deterministic: a re-send after a crash carries the same id, so the receiver can drop the copy."""
+    safe = "".join(ch if ch.isalnum() else "-" for ch in unit_code)
+    return f"<letter-{letter_id}.{safe}.{sha256[:16]}@{domain}>"
+
+
+def subject_of(letter: Letter) -> str:
+    """'Công văn số 01/VHTT ngày 05/02/2024 - V/v …'."""
+    when = short_date(letter.issued_on) if letter.issued_on else ""
+    return f"{letter.doc_type} số {letter.reference} ngày {when} - V/v {letter.subject}"
+
+
+def build_message(
+    letter: Letter,
+    *,
+    sender: tuple[str, str],
+    recipient: tuple[str, str],
+    msg_id: str,
+    sent: datetime,
+    docx: bytes | None = None,
+) -> MIMEMultipart:
+    """A short Vietnamese body; the letter itself attached as HTML (and DOCX when given).
+
+    Headers go through email.header.Header: the newer folder of the email package drops the space
+    between two encoded words of a long Vietnamese subject ("và bảo" arrives as "vàbảo").
+    """
+    message = MIMEMultipart()
+    message["From"] = formataddr(sender, charset="utf-8")
+    message["To"] = formataddr(recipient, charset="utf-8")
+    message["Subject"] = Header(subject_of(letter), "utf-8")  # type: ignore[assignment]  # typeshed: str only
+    message["Message-ID"] = msg_id
+    message["Date"] = format_datetime(sent)
+    if letter.urgency:
+        message["X-Priority"] = "1"
+    when = short_date(letter.issued_on) if letter.issued_on else ""
+    body = (
+        f"Kính gửi: {recipient[0]}.\n\n"
+        f"{letter.issuer_name} gửi {letter.doc_type.lower()} số {letter.reference} ngày {when} "
+        f"về việc {letter.subject}.\n\n"
+        "Văn bản được đính kèm (HTML để xem và in" + ("; DOCX để lưu trữ" if docx else "") + ").\n"
+    )
+    message.attach(MIMEText(body, "plain", "utf-8"))
+    stem = letter.reference.replace("/", "-")
+    page = MIMEText(render_html(letter), "html", "utf-8")
+    page.add_header("Content-Disposition", "attachment", filename=f"{stem}.html")
+    message.attach(page)
+    if docx is not None:
+        document = MIMEApplication(docx, DOCX)
+        document.add_header("Content-Disposition", "attachment", filename=f"{stem}.docx")
+        message.attach(document)
+    return message

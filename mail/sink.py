@@ -1,0 +1,42 @@
+"""A local SMTP sink on loopback that keeps every message in a Maildir: for trying chidao and for tests."""
+
+from __future__ import annotations
+
+import mailbox
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope, Session
+
+LOOPBACK = "127.0.0.1"
+
+
+class MaildirHandler:
+    """Stores each accepted message, with its envelope recipients, in a Maildir."""
+
+    def __init__(self, maildir: Path) -> None:
+        maildir.parent.mkdir(parents=True, exist_ok=True)
+        self.box = mailbox.Maildir(maildir, create=True)
+        for sub in ("tmp", "new", "cur"):  # an existing empty folder is not made a Maildir by the above
+            (maildir / sub).mkdir(exist_ok=True)
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        header = f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n".encode()
+        self.box.add(header + content)
+        return "250 Message accepted"
+
+
+def start_sink(maildir: Path, port: int = 0, handler: Any | None = None) -> Controller:
+    """Start a sink on 127.0.0.1 (port 0: a free one); stop it with .stop(). Only loopback, ever."""
+    controller = Controller(handler or MaildirHandler(maildir), hostname=LOOPBACK, port=port)
+    controller.start()
+    return controller
+
+
+def messages(maildir: Path) -> list[bytes]:
+    """Every message the sink kept, as received (bytes), oldest first."""
+    box = mailbox.Maildir(maildir, create=False)
+    keys = sorted(box.keys(), key=lambda k: (box.get_message(k).get_date(), k))
+    return [box.get_bytes(k) for k in keys]

@@ -1,0 +1,117 @@
+"""Sending through aiosmtplib to CHIDAO_SMTP_URL, with back-off on what may pass on a retry."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from email.message import Message
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    use_tls: bool = False
+    start_tls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpConfig:
+        """smtp://host:25 (plain), smtp+starttls://user:pass@host:587, smtps://host:465 (TLS)."""
+        parts = urlsplit(url)
+        schemes = {"smtp": (False, False, 25), "smtp+starttls": (False, True, 587), "smtps": (True, False, 465)}
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ValueError(f"CHIDAO_SMTP_URL: expected smtp://, smtp+starttls:// or smtps://host[:port], got {url!r}")
+        use_tls, start_tls, default_port = schemes[parts.scheme]
+        return cls(
+            parts.hostname,
+            parts.port or default_port,
+            use_tls,
+            start_tls,
+            unquote(parts.username) if parts.username else None,
+            unquote(parts.password) if parts.password else None,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the server said about one message: sent, or failed for good with its text."""
+
+    sent: bool
+    detail: str
+    attempts: int
+
+
+class Transient(Exception):
+    """Worth another try: a connection problem or a 4xx reply."""
+
+
+def _classify(exc: Exception) -> tuple[bool, str]:
+    """(transient, text) for an SMTP failure."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+        return all(400 <= c < 500 for c in codes), text
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return 400 <= exc.code < 500, f"{exc.code} {exc.message}"
+    return True, f"{type(exc).__name__}: {exc}"
+
+
+class Sender:
+    """One connection reused for many messages; reconnects after a drop."""
+
+    def __init__(self, config: SmtpConfig, *, attempts: int = 5, backoff: float = 0.2, timeout: float = 30) -> None:
+        self.config, self.attempts, self.backoff, self.timeout = config, attempts, backoff, timeout
+        self.client: aiosmtplib.SMTP | None = None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        if self.client is not None and self.client.is_connected:
+            return self.client
+        c = self.config
+        client = aiosmtplib.SMTP(
+            hostname=c.host,
+            port=c.port,
+            use_tls=c.use_tls,
+            start_tls=c.start_tls,
+            username=c.username,
+            password=c.password,
+            timeout=self.timeout,
+        )
+        await client.connect()
+        self.client = client
+        return client
+
+    async def send(self, message: Message, sender: str, recipient: str) -> Outcome:
+        """Send one message; retry connection errors and 4xx replies with doubling delays."""
+        detail = ""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                client = await self._connect()
+                errors, response = await client.send_message(message, sender=sender, recipients=[recipient])
+                if errors:  # a refusal of our only recipient is reported here by some servers
+                    code, text = next(iter(errors.values()))
+                    if 400 <= code < 500:
+                        raise aiosmtplib.SMTPResponseException(code, text)
+                    return Outcome(False, f"{code} {text}", attempt)
+                return Outcome(True, response, attempt)
+            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+                transient, detail = _classify(exc)
+                if isinstance(exc, (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, OSError)):
+                    self.client = None
+                if not transient:
+                    return Outcome(False, detail, attempt)
+                if attempt < self.attempts:
+                    await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+        return Outcome(False, f"gave up after {self.attempts} attempts: {detail}", self.attempts)
+
+    async def close(self) -> None:
+        if self.client is not None and self.client.is_connected:
+            try:
+                await self.client.quit()
+            except aiosmtplib.SMTPException:
+                self.client.close()
+        self.client = None

@@ -1,0 +1,158 @@
+"""Dispatch over real SMTP on loopback: each recipient gets its letter once; refusals are recorded."""
+
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.smtp import Envelope, Session
+from click.testing import CliRunner
+
+from chidao import approval
+from chidao.cli import main
+from chidao.dispatch import dispatch, failed, resend
+from db.engine import transaction
+from db.models import LetterRecord, RecipientRecord
+from letters.render import render_html
+from mail.sink import MaildirHandler, messages, start_sink
+from mail.smtp import SmtpConfig
+from tests.test_approval import SIGNED, draft_cascade
+
+
+def parsed(maildir: Path) -> list[EmailMessage]:
+    out = []
+    for m in messages(maildir):
+        msg = message_from_bytes(m, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        out.append(msg)
+    return out
+
+
+def approve_root(url: str, ids: dict[str, int]) -> None:
+    with transaction(url) as session:
+        approval.approve(session, ids["90.S"], "so-gd", on=SIGNED)
+
+
+def test_every_recipient_gets_exactly_its_letter(
+    chidao_env: str, mini_directive: Path, sink: Path, smtp_url: str
+) -> None:
+    ids = draft_cascade(chidao_env, mini_directive)
+    approve_root(chidao_env, ids)
+    report = dispatch(chidao_env, SmtpConfig.from_url(smtp_url))
+    assert report.count("sent") == 6 and report.count("failed") == 0
+    with transaction(chidao_env) as session:
+        root = session.get_one(LetterRecord, ids["90.S"])
+        assert root.status == "sent"
+        from db.cascades import letter_content
+
+        html = render_html(letter_content(root))
+        rows = session.query(RecipientRecord).filter_by(letter_id=root.id).order_by(RecipientRecord.position).all()
+        expected = {r.email: r.message_id for r in rows}
+    got = parsed(sink)
+    assert sorted(m["X-Envelope-To"] for m in got) == sorted(expected)
+    for m in got:
+        assert m["To"].addresses[0].addr_spec == m["X-Envelope-To"]
+        assert m["Message-ID"] == expected[m["X-Envelope-To"]]
+        assert m["Subject"] == (
+            "Công văn số 01/SVHTT-HTS ngày 05/02/2024 - V/v tăng cường tuyên truyền và bảo đảm thông tin liên lạc "
+            "Kỳ thi chọn học sinh giỏi cấp quốc gia THPT năm học 2023-2023"
+        )
+        (attachment,) = [p for p in m.iter_attachments()]
+        assert attachment.get_filename() == "01-SVHTT-HTS.html"
+        assert attachment.get_content() == html
+    # Sending again sends nothing: every recipient has it.
+    assert dispatch(chidao_env, SmtpConfig.from_url(smtp_url)).deliveries == []
+    assert len(parsed(sink)) == 6
+
+
+class Refusing(MaildirHandler):
+    """Refuses some recipients for good (550) and others for a while (451)."""
+
+    def __init__(self, maildir: Path, refuse: set[str], busy: dict[str, int]) -> None:
+        super().__init__(maildir)
+        self.refuse, self.busy = refuse, busy
+
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 Mailbox unavailable"
+        if self.busy.get(address, 0) > 0:
+            self.busy[address] -= 1
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_5xx_fails_that_recipient_4xx_is_retried_and_failures_can_be_resent(
+    chidao_env: str, mini_directive: Path, maildir: Path, smtp_url: str
+) -> None:
+    ids = draft_cascade(chidao_env, mini_directive)
+    approve_root(chidao_env, ids)
+    port = int(smtp_url.rsplit(":", 1)[1])
+    controller = start_sink(maildir, port, Refusing(maildir, {"bao@mau.example"}, {"dai@mau.example": 2}))
+    try:
+        result = CliRunner().invoke(main, ["dispatch"])
+        assert result.exit_code == 1
+        assert "Sent 5 message(s)" in result.output and "1 failed" in result.output
+        assert "90.BAO <bao@mau.example>: failed: 550 5.1.1 Mailbox unavailable" in result.stderr
+        with transaction(chidao_env) as session:
+            dai = session.query(RecipientRecord).filter_by(letter_id=ids["90.S"], unit_code="90.DAI").one()
+            assert (dai.status, dai.attempts) == ("sent", 1)
+            assert session.get_one(LetterRecord, ids["90.S"]).status == "approved"  # not all recipients have it
+        assert [(d.unit, d.detail) for d in failed(chidao_env)] == [("90.BAO", "550 5.1.1 Mailbox unavailable")]
+        listed = CliRunner().invoke(main, ["letters", "failed"])
+        assert "90.BAO" in listed.output and "550 5.1.1" in listed.output
+    finally:
+        controller.stop()
+    controller = start_sink(maildir, port)  # the mailbox is fixed
+    try:
+        resent = CliRunner().invoke(main, ["letters", "resend", str(ids["90.S"])])
+        assert resent.exit_code == 0 and "Sent 1 message(s)" in resent.output
+    finally:
+        controller.stop()
+    with transaction(chidao_env) as session:
+        assert session.get_one(LetterRecord, ids["90.S"]).status == "sent"
+    assert sorted(m["X-Envelope-To"] for m in parsed(maildir)).count("bao@mau.example") == 1
+
+
+def test_no_server_defers_every_message_and_loses_none(
+    chidao_env: str, mini_directive: Path, maildir: Path, smtp_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = draft_cascade(chidao_env, mini_directive)
+    approve_root(chidao_env, ids)
+    config = SmtpConfig.from_url(smtp_url)  # nothing listens there yet: connection refused
+    import mail.smtp
+
+    monkeypatch.setattr(mail.smtp.Sender, "__init__", _fast_retries(mail.smtp.Sender.__init__))
+    report = dispatch(chidao_env, config)
+    assert report.count("pending") == 6 and report.count("sent") == 0
+    assert all("ConnectionRefused" in d.detail or "Connect" in d.detail for d in report.deliveries)
+    controller = start_sink(maildir, config.port)
+    try:
+        assert dispatch(chidao_env, config).count("sent") == 6
+    finally:
+        controller.stop()
+    assert len(parsed(maildir)) == 6
+
+
+def _fast_retries(init: Any) -> Any:
+    def fast(self: Any, config: SmtpConfig, **kw: Any) -> None:
+        init(self, config, attempts=2, backoff=0.01, timeout=5)
+
+    return fast
+
+
+def test_resend_only_touches_failed_recipients(chidao_env: str, mini_directive: Path) -> None:
+    ids = draft_cascade(chidao_env, mini_directive)
+    assert resend(chidao_env, ids["90.S"]) == 0
+
+
+def test_smtp_url_forms() -> None:
+    assert SmtpConfig.from_url("smtp://127.0.0.1:2525") == SmtpConfig("127.0.0.1", 2525)
+    tls = SmtpConfig.from_url("smtp+starttls://ván%40x:p%3Ass@localhost")
+    assert (tls.port, tls.start_tls, tls.username, tls.password) == (587, True, "ván@x", "p:ss")
+    assert SmtpConfig.from_url("smtps://localhost").use_tls
+    with pytest.raises(ValueError, match="CHIDAO_SMTP_URL"):
+        SmtpConfig.from_url("http://localhost")
