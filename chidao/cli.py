@@ -522,3 +522,7 @@ def demo(output: str | None) -> None:
             (out / f"{stem}.html").write_text(render_html(letter_content(row)), encoding="utf-8")
     click.echo(f"Cascade {summary.cascade_id}: {summary.letters} letter(s) — per level {summary.letters_per_level}.")
     click.echo(f"Letters written to {out} (Markdown and HTML, one file per unit).")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""SIGKILL the dispatching process at several points; resuming loses nobody and re-sends with the same id."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import Envelope, Session
+
+from chidao import approval
+from chidao.cascade import begin, draft_below, load_inputs
+from db.engine import transaction
+from db.letters import list_letters
+from db.migrate import upgrade
+from db.models import RecipientRecord
+from mail.sink import MaildirHandler, messages, start_sink
+from tests.conftest import LANGSON, free_port
+from tests.test_approval import SIGNED
+
+
+class Slow(MaildirHandler):
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(0.02)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def approved_langson(url: str) -> int:
+    """The seed cascade with every letter signed: about 250 messages to send."""
+    upgrade(url)
+    d, h = load_inputs(LANGSON / "directive-hsg-2023.yaml", LANGSON / "hierarchy.yaml")
+    with transaction(url) as session:
+        begun = begin(session, d, h, d.date or SIGNED, "test")
+        draft_below(session, begun.cascade_id, [begun.root_letter_id], "test")
+    with transaction(url) as session:
+        for row in list_letters(session, cascade_id=begun.cascade_id):
+            approval.approve(session, row.id, h.unit(row.unit_code).approvers[0].id, on=SIGNED)
+        return int(session.query(RecipientRecord).count())
+
+
+def test_killed_dispatch_resumes_without_losing_or_changing_a_message(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'chidao.db'}"
+    total = approved_langson(url)
+    port, maildir = free_port(), tmp_path / "mail"
+    env = {
+        **os.environ,
+        "CHIDAO_DATABASE_URL": url,
+        "CHIDAO_SMTP_URL": f"smtp://127.0.0.1:{port}",
+        "CHIDAO_DATA_DIR": str(tmp_path),
+    }
+    command = [sys.executable, "-m", "chidao.cli", "dispatch"]
+    controller = start_sink(maildir, port, Slow(maildir))
+    try:
+        for received in (20, 90, 160):  # kill once the sink holds this many messages
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 60
+            while len(list((maildir / "new").iterdir())) < received and time.monotonic() < deadline:
+                time.sleep(0.01)
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        delivered = {message_from_bytes(raw, policy=policy.default)["Message-ID"] for raw in messages(maildir)}
+        assert 0 < len(delivered) < total, "the kills should land while messages are flowing"
+        final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert final.returncode == 0, final.stderr
+    finally:
+        controller.stop()
+
+    ids_by_recipient: dict[str, set[str]] = defaultdict(set)
+    for raw in messages(maildir):
+        msg = message_from_bytes(raw, policy=policy.default)
+        ids_by_recipient[str(msg["X-Envelope-To"])].add(str(msg["Message-ID"]))
+    with transaction(url) as session:
+        rows = session.query(RecipientRecord).all()
+        assert {r.status for r in rows} == {"sent"}
+        expected: dict[str, set[str]] = defaultdict(set)
+        for r in rows:
+            expected[r.email].add(str(r.message_id))
+    # Every recipient got every letter meant for it; a duplicate, if any, has the same Message-ID.
+    assert ids_by_recipient == expected
