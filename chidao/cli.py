@@ -502,26 +502,17 @@ def db_upgrade() -> None:
 @main.command()
 @click.option("--output", type=click.Path(file_okay=False), help="Where to write the letters (default: DATA_DIR/demo)")
 def demo(output: str | None) -> None:
-    """Run the Lạng Sơn example cascade of the seeds and write every letter as Markdown and HTML."""
-    from db.cascades import letter_content
-    from db.engine import transaction
-    from db.letters import list_letters
-    from letters.render import render_html
+    """The seed cascade end to end: draft, approve level by level as each unit's approver, e-mail to a local sink."""
+    from chidao.demo import run_demo
 
-    example = EXAMPLES / "langson"
-    summary = start_cascade(
-        str(example / "directive-hsg-2023.yaml"), str(example / "hierarchy.yaml"), None, show_progress=True
+    result = run_demo(EXAMPLES / "langson", Path(output) if output else None)
+    click.echo(
+        f"Cascade {result.cascade_id}: {sum(result.letters_per_level)} letter(s) — per level "
+        f"{result.letters_per_level}; {result.approved} approved now."
     )
-    out = Path(output) if output else settings().data_dir / "demo" / f"cascade-{summary.cascade_id}"
-    out.mkdir(parents=True, exist_ok=True)
-    with transaction(_database()) as session:
-        rows = list_letters(session, cascade_id=summary.cascade_id)
-        for row in rows:
-            stem = f"{row.depth}-{row.unit_code}"
-            (out / f"{stem}.md").write_text(row.markdown, encoding="utf-8")
-            (out / f"{stem}.html").write_text(render_html(letter_content(row)), encoding="utf-8")
-    click.echo(f"Cascade {summary.cascade_id}: {summary.letters} letter(s) — per level {summary.letters_per_level}.")
-    click.echo(f"Letters written to {out} (Markdown and HTML, one file per unit).")
+    click.echo(f"Messages: {result.sent} sent to the local SMTP sink, {result.failed} failed.")
+    click.echo(f"Letters (Markdown and HTML): {result.letters_dir}")
+    click.echo(f"Mail (Maildir, one file per message): {result.maildir}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,40 @@
+"""`chidao demo`, the README's main job: the seed cascade from directive to mailboxes."""
+
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from chidao.cli import main
+from db.engine import transaction
+from db.models import LetterRecord, RecipientRecord
+from mail.sink import messages
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_demo_drafts_signs_and_delivers_the_seed_cascade(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CHIDAO_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CHIDAO_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "12 letter(s) — per level [1, 11]; 12 approved now." in result.output
+    url = f"sqlite:///{tmp_path / 'chidao.db'}"
+    with transaction(url) as session:
+        letters = session.query(LetterRecord).all()
+        recipients = session.query(RecipientRecord).all()
+        assert {row.status for row in letters} == {"sent"}
+        assert sorted(row.number or 0 for row in letters if row.unit_code.endswith(".VHTT")) == [1] * 11
+        wanted = sorted((r.email, r.message_id) for r in recipients)
+    assert f"Messages: {len(recipients)} sent" in result.output
+    got = sorted(
+        (str(m["X-Envelope-To"]), str(m["Message-ID"]))
+        for m in (message_from_bytes(raw, policy=policy.default) for raw in messages(tmp_path / "mail"))
+    )
+    assert got == wanted  # every recipient exactly its letters, once
+    out = tmp_path / "demo" / "cascade-1"
+    cao_loc = (out / "1-183.VHTT.md").read_text(encoding="utf-8")
+    assert "Số: 01/VHTT" in cao_loc and "Thực hiện Công văn số 01/STTTT-HTS ngày" in cao_loc
+    assert (out / "1-183.VHTT.html").exists() and (out / "0-20.STTTT.html").exists()
+    again = CliRunner().invoke(main, ["demo"])
+    assert "0 approved now" in again.output and "Messages: 0 sent" in again.output
