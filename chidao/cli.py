@@ -289,23 +289,47 @@ def letters_list(cascade_id: int | None, unit: str | None, status: str | None, a
 
 @letters.command("show")
 @click.argument("letter_id", type=int)
-@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "docx"]), default="md", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout")
 def letters_show(letter_id: int, fmt: str, output: str | None) -> None:
-    """Print a letter as Markdown or as the printed page (HTML)."""
+    """Print a letter as Markdown, as the printed page (HTML), or write it as a Word file (DOCX)."""
     from db.cascades import letter_content
     from db.engine import transaction
     from db.letters import get_letter
+    from letters.docx import render_docx
     from letters.render import render_html
 
+    if fmt == "docx" and not output:
+        fail("--format docx needs --output FILE (a Word file is not text)", 2)
     with clear_errors(), transaction(_database()) as session:
         row = get_letter(session, letter_id)
-        text = row.markdown if fmt == "md" else render_html(letter_content(row))
+        content = letter_content(row)
+        data: str | bytes
+        if fmt == "docx":
+            data = render_docx(content)
+        elif fmt == "html":
+            data = render_html(content)
+        else:
+            data = row.markdown
+        deliveries = [(r.unit_code, r.email, r.status, r.last_error) for r in _recipients(session, row.id)]
     if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"Letter {letter_id} written to {output}")
+        Path(output).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+        click.echo(f"Letter {letter_id} ({row.status}) written to {output}")
     else:
-        click.echo(text, nl=False)
+        click.echo(data, nl=False)
+    if any(status != "pending" for _, _, status, _ in deliveries):
+        click.echo(f"Delivery of letter {letter_id}:", err=True)
+        for unit, email, status, error in deliveries:
+            click.echo(f"  {status:<8} {unit:<12} <{email}>" + (f"  {error}" if error else ""), err=True)
+
+
+def _recipients(session: Any, letter_id: int) -> list[Any]:
+    from sqlalchemy import select
+
+    from db.models import RecipientRecord
+
+    query = select(RecipientRecord).where(RecipientRecord.letter_id == letter_id).order_by(RecipientRecord.position)
+    return list(session.scalars(query))
 
 
 @letters.command("pending")

@@ -24,6 +24,7 @@ from db.cascades import get_cascade, inputs_of, letter_content
 from db.engine import transaction
 from db.models import LetterRecord, RecipientRecord
 from letters.content import Letter
+from letters.docx import render_docx
 from mail.message import build_message, message_id
 from mail.smtp import Sender, SmtpConfig
 
@@ -73,7 +74,7 @@ def dispatch(url: str, config: SmtpConfig | None = None, letter_ids: list[int] |
 async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> DispatchReport:
     report = DispatchReport()
     sender = Sender(config)
-    letters: dict[int, tuple[Letter, str, str]] = {}
+    letters: dict[int, tuple[Letter, str, str, bytes]] = {}
     try:
         for rid in recipient_ids:
             with transaction(url) as session:
@@ -82,8 +83,14 @@ async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> D
                     continue  # another dispatcher got there first
                 if row.letter_id not in letters:
                     record = session.get_one(LetterRecord, row.letter_id)
-                    letters[row.letter_id] = (letter_content(record), record.sha256, _issuer_email(session, record))
-                letter, sha, from_email = letters[row.letter_id]
+                    content = letter_content(record)
+                    letters[row.letter_id] = (
+                        content,
+                        record.sha256,
+                        _issuer_email(session, record),
+                        render_docx(content),
+                    )
+                letter, sha, from_email, docx = letters[row.letter_id]
                 row.message_id = row.message_id or message_id(row.letter_id, row.unit_code, sha, _domain(from_email))
                 row.status, row.attempts = "sending", row.attempts + 1
                 to = (row.name, row.email)
@@ -94,6 +101,7 @@ async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> D
                 recipient=to,
                 msg_id=msg_id,
                 sent=datetime.now().astimezone(),
+                docx=docx,
             )
             outcome = await sender.send(message, from_email, to[1])
             status = "sent" if outcome.sent else ("pending" if outcome.detail.startswith("gave up") else "failed")

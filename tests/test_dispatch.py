@@ -58,9 +58,11 @@ def test_every_recipient_gets_exactly_its_letter(
             "Công văn số 01/SVHTT-HTS ngày 05/02/2024 - V/v tăng cường tuyên truyền và bảo đảm thông tin liên lạc "
             "Kỳ thi chọn học sinh giỏi cấp quốc gia THPT năm học 2023-2023"
         )
-        (attachment,) = [p for p in m.iter_attachments()]
-        assert attachment.get_filename() == "01-SVHTT-HTS.html"
-        assert attachment.get_content() == html
+        page, document = list(m.iter_attachments())
+        assert page.get_filename() == "01-SVHTT-HTS.html" and page.get_content() == html
+        assert document.get_filename() == "01-SVHTT-HTS.docx"
+        assert document.get_content_type().endswith("wordprocessingml.document")
+        assert document.get_content()[:2] == b"PK"  # a zip container, as a Word file is
     # Sending again sends nothing: every recipient has it.
     assert dispatch(chidao_env, SmtpConfig.from_url(smtp_url)).deliveries == []
     assert len(parsed(sink)) == 6
