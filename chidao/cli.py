@@ -158,9 +158,16 @@ def cascade_plan(directive: str, hierarchy_file: str, draft_date: Any, as_json: 
 @_inputs_options
 @click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000), help="Letters per task")
 @click.option("--as", "actor", default="chidao", show_default=True, help="Who starts it, for the event log")
+@click.option("--approved-by", help="The department's letter was signed on paper by this approver: number it now")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
 def cascade_start(
-    directive: str, hierarchy_file: str, draft_date: Any, batch_size: int, actor: str, as_json: bool
+    directive: str,
+    hierarchy_file: str,
+    draft_date: Any,
+    batch_size: int,
+    actor: str,
+    approved_by: str | None,
+    as_json: bool,
 ) -> None:
     """Run the cascade flow: store the hierarchy snapshot and draft a letter at every level."""
     summary = start_cascade(
@@ -169,6 +176,7 @@ def cascade_start(
         draft_date.date() if draft_date else None,
         batch_size,
         actor,
+        approved_by=approved_by,
         show_progress=not as_json,
     )
     if as_json:
@@ -200,21 +208,34 @@ def start_cascade(
     batch_size: int = 200,
     actor: str = "chidao",
     *,
+    approved_by: str | None = None,
     show_progress: bool = False,
 ) -> Any:
-    """Validate the inputs (writing nothing if they are bad), then run the flow."""
+    """Validate the inputs and the signer (writing nothing if anything is wrong), then run the flow."""
     from chidao import progress
+    from chidao.approval import approvers_of
     from chidao.cascade import load_inputs
     from letters.plan import first_letter
 
     with clear_errors():
         d, h = load_inputs(directive, hierarchy_file)
         first_letter(d, h, draft_date or date.today())
+    if approved_by and approved_by not in approvers_of(h, d.issuer):
+        fail(
+            f"--approved-by: {approved_by!r} is not an approver of {d.issuer} "
+            f"(approvers: {', '.join(approvers_of(h, d.issuer))})",
+            2,
+        )
     from flows.cascade import CascadeParams
     from flows.cascade import cascade as cascade_flow
 
     params = CascadeParams(
-        directive=directive, hierarchy=hierarchy_file, draft_date=draft_date, batch_size=batch_size, actor=actor
+        directive=directive,
+        hierarchy=hierarchy_file,
+        draft_date=draft_date,
+        batch_size=batch_size,
+        actor=actor,
+        approved_by=approved_by,
     )
     if not (show_progress and sys.stderr.isatty()):
         return cascade_flow(params)

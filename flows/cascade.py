@@ -15,6 +15,7 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
 from chidao import progress
+from chidao.approval import OPEN, approve
 from chidao.cascade import Begun, Below, begin, draft_below, draft_date_for, expected_letters, load_inputs
 from chidao.settings import settings
 from db.engine import transaction
@@ -29,6 +30,7 @@ class CascadeParams(BaseModel):
     batch_size: int = Field(200, ge=1, le=10_000, description="Letters drafted per task")
     actor: str = Field("chidao", description="Who started the cascade, for the event log")
     artifacts: bool = Field(True, description="Publish each letter as a Markdown artifact")
+    approved_by: str | None = Field(None, description="Approver who signed the department's letter on paper")
 
 
 class CascadeSummary(BaseModel):
@@ -58,6 +60,8 @@ def open_cascade_task(params: CascadeParams) -> tuple[Begun, int]:
         begun = begin(
             session, directive, hierarchy, draft_date_for(directive, params.draft_date), params.actor, _run_id()
         )
+        if params.approved_by and get_letter(session, begun.root_letter_id).status in OPEN:
+            approve(session, begun.root_letter_id, params.approved_by)  # signed on paper: number it now
     return begun, expected_letters(hierarchy, directive.issuer)
 
 

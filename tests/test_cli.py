@@ -149,3 +149,18 @@ def test_cascade_start_then_list_and_show(chidao_env: str, mini_directive: Path,
 
     missing = CliRunner().invoke(main, ["letters", "show", "9999"])
     assert missing.exit_code == 1 and "no letter with id 9999" in missing.stderr
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_letter_signed_on_paper_starts_the_cascade_approved(chidao_env: str, mini_directive: Path) -> None:
+    args = ["cascade", "start", str(mini_directive), "--hierarchy", str(DATA / "mini.yaml")]
+    refused = CliRunner().invoke(main, [*args, "--approved-by", "p901-tp"])
+    assert refused.exit_code == 2 and "'p901-tp' is not an approver of 90.S" in refused.stderr
+    started = CliRunner().invoke(main, [*args, "--approved-by", "so-gd", "--json"])
+    assert started.exit_code == 0, started.output
+    listed = json.loads(CliRunner().invoke(main, ["letters", "list", "--json"]).output)
+    root = listed[0]
+    assert (root["unit"], root["status"], root["reference"]) == ("90.S", "approved", "01/SVHTT-HTS")
+    assert all(e["status"] == "draft" for e in listed[1:])
+    pending = json.loads(CliRunner().invoke(main, ["letters", "pending", "--as", "p901-tp", "--json"]).output)
+    assert [e["unit"] for e in pending] == ["901.P"]
