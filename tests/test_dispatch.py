@@ -139,9 +139,9 @@ def test_no_server_defers_every_message_and_loses_none(
     assert len(parsed(maildir)) == 6
 
 
-def _fast_retries(init: Any) -> Any:
+def _fast_retries(init: Any, attempts: int = 2, timeout: float = 5) -> Any:
     def fast(self: Any, config: SmtpConfig, **kw: Any) -> None:
-        init(self, config, attempts=2, backoff=0.01, timeout=5)
+        init(self, config, attempts=attempts, backoff=0.01, timeout=timeout)
 
     return fast
 
@@ -158,3 +158,72 @@ def test_smtp_url_forms() -> None:
     assert SmtpConfig.from_url("smtps://localhost").use_tls
     with pytest.raises(ValueError, match="CHIDAO_SMTP_URL"):
         SmtpConfig.from_url("http://localhost")
+
+
+class Flaky(MaildirHandler):
+    """Answers RCPT with the given reply a number of times, then accepts; can also stall on DATA."""
+
+    def __init__(self, maildir: Path, reply: str, times: int, stall: float = 0.0) -> None:
+        super().__init__(maildir)
+        self.reply, self.times, self.stall = reply, times, stall
+
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.times > 0:
+            self.times -= 1
+            return self.reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        if self.stall:
+            import asyncio
+
+            await asyncio.sleep(self.stall)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("reply", ["421 4.3.2 Service shutting down", "451 4.3.0 Try again later"])
+def test_transient_replies_are_retried_until_accepted(
+    sqlite_url: str, mini_directive: Path, maildir: Path, smtp_url: str, monkeypatch: pytest.MonkeyPatch, reply: str
+) -> None:
+    import mail.smtp
+
+    monkeypatch.setattr(mail.smtp.Sender, "__init__", _fast_retries(mail.smtp.Sender.__init__, attempts=4))
+    ids = draft_cascade(sqlite_url, mini_directive)
+    approve_root(sqlite_url, ids)
+    config = SmtpConfig.from_url(smtp_url)
+    controller = start_sink(maildir, config.port, Flaky(maildir, reply, times=2))
+    try:
+        report = dispatch(sqlite_url, config)
+    finally:
+        controller.stop()
+    assert report.count("sent") == 6
+    with transaction(sqlite_url) as session:
+        first = (
+            session.query(RecipientRecord).filter_by(letter_id=ids["90.S"]).order_by(RecipientRecord.position).first()
+        )
+        assert first is not None and first.status == "sent"
+    assert len(parsed(maildir)) == 6
+
+
+def test_a_server_too_slow_to_answer_defers_the_message(
+    sqlite_url: str, mini_directive: Path, maildir: Path, smtp_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mail.smtp
+
+    monkeypatch.setattr(mail.smtp.Sender, "__init__", _fast_retries(mail.smtp.Sender.__init__, attempts=2, timeout=0.3))
+    ids = draft_cascade(sqlite_url, mini_directive)
+    approve_root(sqlite_url, ids)
+    config = SmtpConfig.from_url(smtp_url)
+    controller = start_sink(maildir, config.port, Flaky(maildir, "250 OK", times=0, stall=2.0))
+    try:
+        report = dispatch(sqlite_url, config, [ids["90.S"]])
+    finally:
+        controller.stop()
+    assert report.count("sent") == 0 and report.count("pending") == 6
+    assert all("Timeout" in d.detail for d in report.deliveries)
+    with transaction(sqlite_url) as session:
+        rows = session.query(RecipientRecord).filter_by(letter_id=ids["90.S"]).all()
+        assert {r.status for r in rows} == {"pending"} and all(r.last_error for r in rows)
