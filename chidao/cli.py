@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -424,7 +425,15 @@ def approve(letter_id: int, user: str, edit_file: str | None, send: bool) -> Non
         return f"Letter {record.id} approved: Số: {content.reference}, {content.dateline}."
 
     click.echo(_act(act))
-    if send:
+    if not send:
+        return
+    if settings().dispatch == "deployment":
+        from prefect.deployments import run_deployment
+
+        run = run_deployment("dispatch/dispatch", parameters={"letter_ids": [letter_id]}, timeout=0, as_subflow=False)
+        assert not inspect.isawaitable(run)  # called from sync code, Prefect returns the run itself
+        click.echo(f"Dispatch queued on the Prefect server: flow run {run.name} ({run.id}).")
+    else:
         _report_dispatch([letter_id])
 
 

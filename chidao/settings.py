@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir, description="Where the SQLite file and outputs live")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
     timezone: str = Field("Asia/Ho_Chi_Minh", description="Dates on letters are this zone's calendar dates")
+    dispatch: Literal["inline", "deployment"] = Field(
+        "inline", description="After an approval, send in this process, or queue a run of the 'dispatch' deployment"
+    )
 
     @property
     def url(self) -> str:

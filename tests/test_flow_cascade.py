@@ -133,3 +133,39 @@ def test_stored_letters_are_the_planned_letters_byte_for_byte(chidao_env: str, m
     with transaction(chidao_env) as session:
         stored = {row.unit_code: row.markdown for row in list_letters(session, cascade_id=summary.cascade_id)}
     assert stored == planned
+
+
+def test_with_a_server_approval_queues_a_dispatch_deployment_run(
+    chidao_env: str, mini_directive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+    from prefect.client.orchestration import get_client
+
+    from chidao.cli import main
+    from flows.dispatch import dispatch
+
+    deployment_id = dispatch.to_deployment(name="dispatch").apply()
+    summary = run(mini_directive)
+    with transaction(chidao_env) as session:
+        root = list_letters(session, cascade_id=summary.cascade_id)[0]
+    monkeypatch.setenv("CHIDAO_DISPATCH", "deployment")
+    result = CliRunner().invoke(main, ["approve", str(root.id), "--as", "so-gd"])
+    assert result.exit_code == 0, result.output
+    assert "Dispatch queued on the Prefect server: flow run" in result.output
+    run_id = result.output.rsplit("(", 1)[1].split(")")[0]
+    with get_client(sync_client=True) as client:
+        queued = client.read_flow_run(run_id)  # type: ignore[arg-type]
+    assert queued.deployment_id == deployment_id
+    assert queued.parameters == {"letter_ids": [root.id]} and queued.state_name == "Scheduled"
+
+
+def test_the_dispatch_flow_sends_what_is_due(chidao_env: str, mini_directive: Path, sink: Path) -> None:
+    from chidao import approval
+    from flows.dispatch import dispatch
+
+    summary = run(mini_directive)
+    with transaction(chidao_env) as session:
+        root = list_letters(session, cascade_id=summary.cascade_id)[0]
+        approval.approve(session, root.id, "so-gd")
+    assert dispatch([root.id]) == {"sent": 6, "failed": 0, "pending": 0}
+    assert dispatch() == {"sent": 0, "failed": 0, "pending": 0}

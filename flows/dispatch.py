@@ -1,0 +1,25 @@
+"""The `dispatch` flow: e-mail approved letters to every recipient that does not have them yet.
+
+Needs: CHIDAO_DATABASE_URL and CHIDAO_SMTP_URL where it runs. Safe to run again at any time and
+from several workers at once: each recipient is sent to once (see chidao.dispatch). With a Prefect
+server, `chidao approve` queues a run of this deployment (CHIDAO_DISPATCH=deployment).
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from chidao.dispatch import dispatch as send_due
+from chidao.settings import settings
+from db.migrate import upgrade
+
+
+@flow(name="dispatch")
+def dispatch(letter_ids: list[int] | None = None) -> dict[str, int]:
+    """Send what is due, for the given letters or all; returns counts per outcome."""
+    url = settings().url
+    upgrade(url)
+    report = send_due(url, letter_ids=letter_ids)
+    counts = {status: report.count(status) for status in ("sent", "failed", "pending")}
+    get_run_logger().info("dispatch: %s", counts)
+    return counts
