@@ -25,7 +25,7 @@ from db.models import LetterRecord
 from db.registers import next_number
 from hierarchy.graph import Hierarchy
 from letters.content import Letter, LetterSection
-from letters.derive import Citation, derived_letter
+from letters.derive import Citation, derived_letter, root_letter
 from letters.render import render_markdown, sha256
 
 OUT = ("approved", "sent")  # states in which a letter has been signed and numbered
@@ -179,6 +179,28 @@ def refresh_children(session: Session, parent: LetterRecord, hierarchy: Hierarch
             fresh = fresh.model_copy(update={"sections": current.sections, "closing": current.closing})
         _store(child, fresh)
     return list(children)
+
+
+def regenerate(session: Session, letter_id: int, user: str) -> LetterRecord:
+    """Derive an open letter afresh from the directive and the letter above, dropping any edit."""
+    letter = get_letter(session, letter_id)
+    hierarchy = _authorise(session, letter, user, "regenerate")
+    if letter.status not in OPEN:
+        raise ApprovalError(f"letter {letter.id} is already {letter.status}; it cannot be regenerated")
+    cascade = get_cascade(session, letter.cascade_id)
+    directive, _ = inputs_of(session, cascade)
+    if letter.parent_id is None:
+        fresh: Letter | None = root_letter(directive, hierarchy, cascade.draft_date)
+    else:
+        cite = Citation.of(letter_content(session.get_one(LetterRecord, letter.parent_id)))
+        fresh = derived_letter(directive, hierarchy, letter.unit_code, cite, cascade.draft_date)
+    assert fresh is not None, "a stored letter always has something to pass down"
+    _store(letter, fresh)
+    letter.generated, letter.status = None, "draft"
+    events.record(
+        session, letter.cascade_id, "letter.regenerated", user, {"sha256": letter.sha256}, letter_id=letter.id
+    )
+    return letter
 
 
 def reject(session: Session, letter_id: int, user: str, reason: str) -> LetterRecord:

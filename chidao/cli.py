@@ -452,6 +452,20 @@ def reject(letter_id: int, user: str, reason: str) -> None:
     click.echo(_act(act))
 
 
+@letters.command("regenerate")
+@click.argument("letter_id", type=int)
+@click.option("--as", "user", required=True, help="Approver's id, as the hierarchy names it")
+def letters_regenerate(letter_id: int, user: str) -> None:
+    """Draft a rejected or edited letter afresh from the directive, dropping the edits."""
+    from chidao import approval
+
+    def act(session: Any) -> str:
+        record = approval.regenerate(session, letter_id, user)
+        return f"Letter {record.id} drafted afresh; it waits for approval."
+
+    click.echo(_act(act))
+
+
 # --- mail --------------------------------------------------------------------------------------
 
 

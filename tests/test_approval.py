@@ -153,3 +153,16 @@ def test_concurrent_approvals_in_one_unit_get_consecutive_numbers(database_url: 
     with transaction(database_url) as session:
         numbers = sorted(session.get_one(LetterRecord, i).number or 0 for i in roots)
     assert numbers == [1, 2, 3, 4]
+
+
+def test_a_rejected_edited_draft_can_be_regenerated(database_url: str, letters: dict[str, int]) -> None:
+    with transaction(database_url) as session:
+        generated = session.get_one(LetterRecord, letters["90.S"]).markdown
+        change = approval.LetterEdit(sections=[approval.EditSection(title="Một mục duy nhất.", items=["Làm ngay."])])
+        approval.edit(session, letters["90.S"], "so-gd", change)
+        approval.reject(session, letters["90.S"], "so-gd", "Sửa sai")
+        assert "Một mục duy nhất." in session.get_one(LetterRecord, letters["90.S"]).markdown
+        fresh = approval.regenerate(session, letters["90.S"], "so-gd")
+        assert (fresh.status, fresh.generated, fresh.markdown) == ("draft", None, generated)
+    with pytest.raises(approval.NotAllowed), transaction(database_url) as session:
+        approval.regenerate(session, letters["90.S"], "p901-tp")
