@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from db.engine import transaction
 from db.letters import list_letters
 from db.migrate import upgrade
 from letters.render import render_html
-from mail.sink import start_sink
+from mail.sink import free_port, start_sink
 from mail.smtp import SmtpConfig
 
 
@@ -29,13 +28,6 @@ class DemoResult:
     maildir: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def run_demo(example: Path, output: Path | None = None) -> DemoResult:
     """Start a sink, run the cascade flow, approve each letter as its signer (or first approver), send all."""
     from chidao.cli import start_cascade
@@ -43,7 +35,7 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
     url = settings().url
     upgrade(url)
     maildir = settings().data_dir / "mail"
-    port = _free_port()
+    port = free_port()
     sink = start_sink(maildir, port)
     config = SmtpConfig("127.0.0.1", port)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,14 @@ class MaildirHandler:
         header = f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n".encode()
         self.box.add(header + content)
         return "250 Message accepted"
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, on loopback."""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def start_sink(maildir: Path, port: int = 0, handler: Any | None = None) -> Controller:

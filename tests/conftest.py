@@ -100,15 +100,6 @@ def mini_directive(tmp_path: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def maildir(tmp_path: Path) -> Path:
     return tmp_path / "mail"
@@ -117,6 +108,8 @@ def maildir(tmp_path: Path) -> Path:
 @pytest.fixture
 def smtp_url(monkeypatch: pytest.MonkeyPatch) -> str:
     """A loopback port for a sink the test starts itself; CHIDAO_SMTP_URL points at it."""
+    from mail.sink import free_port
+
     url = f"smtp://127.0.0.1:{free_port()}"
     monkeypatch.setenv("CHIDAO_SMTP_URL", url)
     return url

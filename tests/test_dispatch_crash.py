@@ -19,8 +19,8 @@ from db.engine import transaction
 from db.letters import list_letters
 from db.migrate import upgrade
 from db.models import RecipientRecord
-from mail.sink import MaildirHandler, messages, start_sink
-from tests.conftest import LANGSON, free_port
+from mail.sink import MaildirHandler, free_port, messages, start_sink
+from tests.conftest import LANGSON
 from tests.test_approval import SIGNED
 
 
