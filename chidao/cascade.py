@@ -19,10 +19,12 @@ from letters.directive import Directive, load_directive
 from letters.plan import first_letter, next_letters
 
 
-def load_inputs(directive_path: str | Path, hierarchy_path: str | Path) -> tuple[Directive, Hierarchy]:
+def load_inputs(
+    directive_path: str | Path, hierarchy_path: str | Path, today: date | None = None
+) -> tuple[Directive, Hierarchy]:
     """Both files, validated against each other; InputError names the file and line of each problem."""
     hierarchy = load_hierarchy(hierarchy_path)
-    return load_directive(directive_path, hierarchy), hierarchy
+    return load_directive(directive_path, hierarchy, today), hierarchy
 
 
 def draft_date_for(directive: Directive, given: date | None = None) -> date:

@@ -124,7 +124,7 @@ def cascade_plan(directive: str, hierarchy_file: str, draft_date: Any, as_json: 
     from letters.plan import plan_cascade
 
     with clear_errors():
-        d, h = load_inputs(directive, hierarchy_file)
+        d, h = load_inputs(directive, hierarchy_file, draft_date.date() if draft_date else None)
         plan = plan_cascade(d, h, draft_date_for(d, draft_date.date() if draft_date else None))
     levels = [
         [
@@ -215,12 +215,12 @@ def start_cascade(
     """Validate the inputs and the signer (writing nothing if anything is wrong), then run the flow."""
     from chidao import progress
     from chidao.approval import approvers_of
-    from chidao.cascade import load_inputs
+    from chidao.cascade import draft_date_for, load_inputs
     from letters.plan import first_letter
 
     with clear_errors():
-        d, h = load_inputs(directive, hierarchy_file)
-        first_letter(d, h, draft_date or date.today())
+        d, h = load_inputs(directive, hierarchy_file, draft_date)
+        first_letter(d, h, draft_date_for(d, draft_date))
     if approved_by and approved_by not in approvers_of(h, d.issuer):
         fail(
             f"--approved-by: {approved_by!r} is not an approver of {d.issuer} "

@@ -53,7 +53,7 @@ def _run_id() -> str | None:
 
 @task(name="open cascade")
 def open_cascade_task(params: CascadeParams) -> tuple[Begun, int]:
-    directive, hierarchy = load_inputs(params.directive, params.hierarchy)
+    directive, hierarchy = load_inputs(params.directive, params.hierarchy, params.draft_date)
     url = settings().url
     upgrade(url)
     with transaction(url) as session:

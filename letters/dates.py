@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 BLANK = "\u00a0" * 6  # the space a clerk fills by hand; non-breaking so no renderer collapses it
 
@@ -26,14 +26,3 @@ def short_date(d: date, *, blank_day: bool = False) -> str:
     """'20/3/2024', '05/02/2024'; a draft: '      /3/2024'."""
     day = BLANK if blank_day else _day(d)
     return f"{day}/{_month(d)}/{d.year}"
-
-
-def minus_working_days(d: date, days: int) -> date:
-    """The date `days` working days (Monday to Friday) before d."""
-    while days > 0:
-        d -= timedelta(days=1)
-        if d.weekday() < 5:
-            days -= 1
-    while d.weekday() >= 5:
-        d -= timedelta(days=1)
-    return d

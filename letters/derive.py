@@ -13,7 +13,7 @@ from datetime import date
 from hierarchy.graph import Hierarchy
 from hierarchy.model import Link, Signer, Unit
 from letters.content import Letter, LetterSection, Recipient
-from letters.dates import minus_working_days, short_date
+from letters.dates import short_date
 from letters.directive import Directive, Section, fill
 from letters.doctypes import CONG_VAN, notation, reference
 
@@ -209,9 +209,9 @@ def _report_phrase(directive: Directive, hierarchy: Hierarchy, code: str) -> str
         return "khi có yêu cầu"
     if report.within_days is not None:
         return f"trong thời hạn {report.within_days} ngày làm việc kể từ ngày nhận được văn bản"
-    assert isinstance(report.due, date)
-    depth = _depth_below(hierarchy, directive.issuer, code)
-    return f"trước ngày {short_date(minus_working_days(report.due, report.lead_days * depth))}"
+    due = report.due_for(_depth_below(hierarchy, directive.issuer, code))
+    assert due is not None
+    return f"trước ngày {short_date(due)}"
 
 
 def _depth_below(hierarchy: Hierarchy, top: str, code: str) -> int:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from chidao.sources import InputError, Problem, Source, parse_source, read_source, validate
 from hierarchy.graph import Hierarchy
 from hierarchy.model import Signer
+from letters.calendar import WorkingCalendar
 from letters.doctypes import canonical_type
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -68,6 +69,24 @@ class Report(_Strict):
     due: dt.date | Literal["on_request"] | None = None
     within_days: int | None = Field(None, ge=1, le=365)
     lead_days: int = Field(2, ge=0, le=30, description="Working days each level keeps for consolidating")
+    days_off: tuple[dt.date, ...] = Field((), description="Days off the issuer declares, besides weekends and holidays")
+
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar(self.days_off)
+
+    def due_for(self, depth: int, root_issued: dt.date | None = None) -> dt.date | None:
+        """When the recipients of a letter written at `depth` (0: the issuer's) must report.
+
+        By date: the issuer's own deadline, less lead_days working days per level below it, each moved
+        back off weekends and holidays. Within N working days: N after the issuer's letter is issued
+        (None until it is), less the same lead per level. On request: None.
+        """
+        calendar = self.calendar()
+        if isinstance(self.due, dt.date):
+            return calendar.minus(self.due, self.lead_days * (depth + 1))
+        if self.within_days is not None and root_issued is not None:
+            return calendar.minus(calendar.plus(root_issued, self.within_days), self.lead_days * depth)
+        return None
 
     @model_validator(mode="after")
     def _one_rule(self) -> Report:
@@ -103,16 +122,22 @@ class Directive(_Strict):
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
 
-def load_directive(path: str | Path, hierarchy: Hierarchy | None = None) -> Directive:
-    """Read and validate a directive; with a hierarchy, also check its issuer and roles."""
-    return _check(read_source(path), hierarchy)
+def load_directive(path: str | Path, hierarchy: Hierarchy | None = None, today: dt.date | None = None) -> Directive:
+    """Read and validate a directive; with a hierarchy, also check its issuer, roles and deadlines.
+
+    `today` is the day the cascade starts (default: the directive's date); a report deadline that
+    leaves some level no working day after it is refused.
+    """
+    return _check(read_source(path), hierarchy, today)
 
 
-def parse_directive(text: str, hierarchy: Hierarchy | None = None, name: str = "<directive>") -> Directive:
-    return _check(parse_source(text, name), hierarchy)
+def parse_directive(
+    text: str, hierarchy: Hierarchy | None = None, name: str = "<directive>", today: dt.date | None = None
+) -> Directive:
+    return _check(parse_source(text, name), hierarchy, today)
 
 
-def _check(src: Source, hierarchy: Hierarchy | None) -> Directive:
+def _check(src: Source, hierarchy: Hierarchy | None, today: dt.date | None = None) -> Directive:
     if not isinstance(src.data, dict):
         raise InputError([src.problem((), "expected a mapping (issuer, subject, basis, sections, …)")])
     directive = validate(Directive, src)
@@ -137,6 +162,8 @@ def _check(src: Source, hierarchy: Hierarchy | None) -> Directive:
                 problems.append(src.problem((*loc, "relay", "content"), "a section cannot relay itself"))
     if hierarchy is not None:
         problems += _against(src, directive, hierarchy)
+        if not problems:
+            problems += _deadlines(src, directive, hierarchy, today or directive.date or dt.date.today())
     if problems:
         raise InputError(problems)
     canonical = canonical_type(directive.type)
@@ -171,6 +198,30 @@ def _against(src: Source, directive: Directive, hierarchy: Hierarchy) -> list[Pr
                     loc = ("sections", i, "items", j, "relay", "to", k)
                     problems.append(src.problem(loc, f"unknown role {role!r} (the hierarchy has: {known})"))
     return problems
+
+
+def _deadlines(src: Source, directive: Directive, hierarchy: Hierarchy, today: dt.date) -> list[Problem]:
+    """A dated report requirement must leave every level of the cascade a deadline from today on."""
+    due = directive.report.due
+    if not isinstance(due, dt.date):
+        return []
+    if due < today:
+        return [
+            src.problem(("report", "due"), f"the report deadline {due:%d/%m/%Y} has already passed ({today:%d/%m/%Y})")
+        ]
+    writers = sum(
+        1 for level in hierarchy.levels(directive.issuer) if any(hierarchy.has_children(u.code) for u in level)
+    )
+    lowest = directive.report.due_for(max(writers - 1, 0))
+    if lowest is not None and lowest < today:
+        return [
+            src.problem(
+                ("report", "due"),
+                f"deadline {due:%d/%m/%Y} less {directive.report.lead_days} working days per level leaves the lowest "
+                f"level a deadline of {lowest:%d/%m/%Y}, before {today:%d/%m/%Y}: set a later date or fewer lead days",
+            )
+        ]
+    return []
 
 
 def fill(text: str, values: dict[str, str]) -> str:

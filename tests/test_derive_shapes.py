@@ -63,6 +63,24 @@ def test_a_relay_two_levels_down_carries_the_content_narrowed(plan: Plan) -> Non
 
 
 def test_report_deadlines_narrow_by_working_days_at_each_level(plan: Plan) -> None:
-    # Due Monday 15/4/2024, two working days kept at each level.
-    assert letter_of(plan, "71.S").closing.endswith("báo cáo kết quả về Sở trước ngày 11/4/2024./.")
-    assert letter_of(plan, "711.P").closing.endswith("báo cáo kết quả về Phòng trước ngày 09/4/2024./.")
+    # The ministry reports by Monday 15/4/2024; each level keeps two working days to consolidate:
+    # the departments owe the ministry 11/4, so their units owe them 09/4, and the communes owe 05/4.
+    assert letter_of(plan, "71.S").closing.endswith("báo cáo kết quả về Sở trước ngày 09/4/2024./.")
+    assert letter_of(plan, "711.P").closing.endswith("báo cáo kết quả về Phòng trước ngày 05/4/2024./.")
+
+
+def test_a_deadline_already_passed_is_refused_naming_its_line(ministry: Hierarchy) -> None:
+    from chidao.sources import InputError
+    from letters.directive import parse_directive
+
+    text = (DATA / "ministry-plan.yaml").read_text(encoding="utf-8")
+    with pytest.raises(InputError) as passed:
+        parse_directive(text, ministry, "plan.yaml", today=date(2024, 4, 16))
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith("report:"))
+    assert (
+        str(passed.value)
+        == f"plan.yaml:{line}: report.due: the report deadline 15/04/2024 has already passed (16/04/2024)"
+    )
+    with pytest.raises(InputError, match="leaves the lowest level a deadline of 05/04/2024, before 08/04/2024"):
+        parse_directive(text, ministry, "plan.yaml", today=date(2024, 4, 8))
+    assert parse_directive(text, ministry, "plan.yaml", today=date(2024, 4, 5)).report.due == date(2024, 4, 15)

@@ -2,7 +2,7 @@ import unicodedata
 from datetime import date
 
 from chidao.text import nfc, nfc_deep, upper, vn_sort_key
-from letters.dates import long_date, minus_working_days, short_date
+from letters.dates import long_date, short_date
 
 
 def test_nfd_input_becomes_nfc() -> None:
@@ -62,8 +62,3 @@ def test_a_draft_date_leaves_the_day_blank() -> None:
     text = long_date(date(2024, 3, 1), blank_day=True)
     assert text.startswith("ngày ") and text.endswith(" tháng 3 năm 2024")
     assert not any(ch.isdigit() for ch in text.split("tháng")[0])
-
-
-def test_working_days_skip_weekends() -> None:
-    assert minus_working_days(date(2024, 3, 25), 1) == date(2024, 3, 22)  # Monday -> Friday
-    assert minus_working_days(date(2024, 3, 27), 2) == date(2024, 3, 25)
