@@ -466,6 +466,47 @@ def letters_regenerate(letter_id: int, user: str) -> None:
     click.echo(_act(act))
 
 
+# --- reports -----------------------------------------------------------------------------------
+
+
+@main.group()
+def reports() -> None:
+    """Reports owed back up: submit them, follow them."""
+
+
+@reports.command("submit")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--as", "user", required=True, help="Reporter's id, as the hierarchy names it")
+@click.option("--request", "request_id", type=int, help="The report request (see 'reports status')")
+@click.option("--cascade", "cascade_id", type=int, help="With --unit, instead of --request")
+@click.option("--unit", help="With --cascade: the unit reporting")
+def reports_submit(file: str, user: str, request_id: int | None, cascade_id: int | None, unit: str | None) -> None:
+    """Submit a unit's report (YAML, or Markdown with '## Kết quả thực hiện', '## Số liệu', …)."""
+    from chidao import reporting
+    from db.engine import transaction
+    from reports.content import load_report
+
+    if request_id is None and (cascade_id is None or unit is None):
+        fail("give --request ID, or --cascade ID and --unit CODE", 2)
+    with clear_errors():
+        content, source = load_report(file)
+    url = _database()
+    try:
+        with transaction(url) as session:
+            request = reporting.find_request(session, request_id, cascade_id, unit)
+            report = reporting.submit(session, request, user, content, source)
+            state = "late" if report.late else "on time"
+            kind = "Report" if report.version == 1 else f"Correction (version {report.version})"
+            message = f"{kind} of {request.unit_code} received {state} for request {request.id}."
+    except reporting.NotReporter as refused:
+        with transaction(url) as session:
+            reporting.record_refusal(session, refused)
+        fail(f"refused: {refused}")
+    except reporting.ReportError as exc:
+        fail(str(exc))
+    click.echo(message)
+
+
 # --- mail --------------------------------------------------------------------------------------
 
 

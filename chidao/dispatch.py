@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chidao.approval import OUT
+from chidao.reporting import open_request
 from db import events
 from db.base import utcnow
 from db.cascades import get_cascade, inputs_of, letter_content
@@ -111,6 +112,8 @@ async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> D
                 row.sent_at = utcnow() if outcome.sent else None
                 kind = {"sent": "message.sent", "failed": "message.failed", "pending": "message.deferred"}[status]
                 record = session.get_one(LetterRecord, letter_id)
+                if outcome.sent:
+                    open_request(session, record, unit)
                 events.record(
                     session,
                     record.cascade_id,

@@ -82,7 +82,7 @@ class RecipientRecord(Base):
     """A unit a letter is addressed to; dispatch state lives here."""
 
     __tablename__ = "recipients"
-    __table_args__ = (UniqueConstraint("letter_id", "unit_code"),)
+    __table_args__ = (UniqueConstraint("letter_id", "unit_code"), Index("ix_recipients_status", "status"))
     id: Mapped[int] = mapped_column(primary_key=True)
     letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"))
     unit_code: Mapped[str] = mapped_column(String(64))
@@ -121,3 +121,47 @@ class Register(Base):
     unit_code: Mapped[str] = mapped_column(String(64), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportRequest(Base):
+    """A unit owes the issuer of the letter it received a report, by a date or on request."""
+
+    __tablename__ = "report_requests"
+    __table_args__ = (UniqueConstraint("letter_id", "unit_code"), Index("ix_report_requests_open", "status", "due"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cascade_id: Mapped[int] = mapped_column(ForeignKey("cascades.id"), index=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"))
+    unit_code: Mapped[str] = mapped_column(String(64))
+    issuer_code: Mapped[str] = mapped_column(String(64))
+    due: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open", doc="open, received, late")
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Report(Base):
+    """One submission; a correction is a new version, the earlier ones are kept."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("request_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("report_requests.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    late: Mapped[bool] = mapped_column(default=False)
+    content: Mapped[str] = mapped_column(Text, doc="JSON of reports.model.ReportContent")
+    source: Mapped[str] = mapped_column(Text, doc="the file as submitted")
+
+
+class Reminder(Base):
+    """A reminder or escalation sent for a request; unique per kind, so none goes out twice."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("request_id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("report_requests.id"))
+    kind: Mapped[str] = mapped_column(String(20), doc="due_soon, overdue, escalation")
+    to_email: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="sending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

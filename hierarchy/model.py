@@ -46,8 +46,8 @@ class Signer(_Strict):
     name: Text
 
 
-class Approver(_Strict):
-    """A person who may approve the unit's letters."""
+class Person(_Strict):
+    """Someone acting for a unit: an approver of its letters, or a reporter of its reports."""
 
     id: Text
     name: Text
@@ -78,7 +78,8 @@ class Unit(_Strict):
     abbreviation: Text | None = Field(None, description="Used in notations: STTTT, VHTT, UBND")
     drafting_unit: Text | None = None
     signer: Signer | None = None
-    approvers: tuple[Approver, ...] = ()
+    approvers: tuple[Person, ...] = ()
+    reporters: tuple[Person, ...] = Field((), description="Who may submit the unit's reports (its approvers may too)")
     copies: tuple[Text, ...] = ()
     groups: dict[str, Text] = Field(default_factory=dict, description="Role -> collective label override")
 

@@ -69,7 +69,7 @@ def test_missing_signer_of_a_unit_with_units_under_it() -> None:
 
 
 def test_missing_required_field_names_the_line() -> None:
-    text = MINI.replace("email: x90202@mau.example", "")
+    text = MINI.replace("email: x90202@mau.example, ", "")
     (message,) = errors_of(text)
     assert message == f"h.yaml:{line_of(text, 'Ăn Khê')}: units[13].email: missing field 'email'"
 

@@ -1,0 +1,150 @@
+"""Report requests and submissions. Functions take the session; the caller commits.
+
+A request is opened for each recipient when its copy of a letter is accepted by the mail server:
+the recipient owes the letter's issuer a report, by the deadline of its level (or on request).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from chidao.settings import settings
+from db import events
+from db.base import utcnow
+from db.cascades import get_cascade, inputs_of
+from db.models import LetterRecord, Report, ReportRequest
+from hierarchy.graph import Hierarchy
+from reports.content import ReportContent
+
+
+class ReportError(Exception):
+    """A report that cannot be taken; the message says why."""
+
+
+class NotReporter(ReportError):
+    def __init__(self, user: str, request: ReportRequest, allowed: list[str]) -> None:
+        self.user, self.request_id, self.cascade_id = user, request.id, request.cascade_id
+        who = ", ".join(allowed) or "nobody"
+        super().__init__(f"{user!r} may not report for {request.unit_code} (request {request.id}; may: {who})")
+
+
+def reporters_of(hierarchy: Hierarchy, unit_code: str) -> list[str]:
+    unit = hierarchy.unit(unit_code)
+    return [p.id for p in (*unit.reporters, *unit.approvers)]
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(ZoneInfo(settings().timezone)).date()
+
+
+def open_request(session: Session, letter: LetterRecord, unit_code: str) -> ReportRequest:
+    """The request this recipient owes for this letter, opened once."""
+    found = session.scalar(
+        select(ReportRequest).where(ReportRequest.letter_id == letter.id, ReportRequest.unit_code == unit_code)
+    )
+    if found:
+        return found
+    directive, _ = inputs_of(session, get_cascade(session, letter.cascade_id))
+    root_issued = session.scalar(
+        select(LetterRecord.issued_on).where(LetterRecord.cascade_id == letter.cascade_id, LetterRecord.depth == 0)
+    )
+    request = ReportRequest(
+        cascade_id=letter.cascade_id,
+        letter_id=letter.id,
+        unit_code=unit_code,
+        issuer_code=letter.unit_code,
+        due=directive.report.due_for(letter.depth, root_issued),
+    )
+    session.add(request)
+    session.flush()
+    events.record(
+        session,
+        letter.cascade_id,
+        "report.requested",
+        "chidao",
+        {"unit": unit_code, "to": letter.unit_code, "due": request.due.isoformat() if request.due else None},
+        letter_id=letter.id,
+    )
+    return request
+
+
+def find_request(
+    session: Session, request_id: int | None = None, cascade_id: int | None = None, unit: str | None = None
+) -> ReportRequest:
+    """By id, or by cascade and unit (a unit receives one letter per cascade)."""
+    if request_id is not None:
+        request = session.get(ReportRequest, request_id)
+        if request is None:
+            raise ReportError(f"no report request with id {request_id}")
+        return request
+    found = session.scalar(
+        select(ReportRequest).where(ReportRequest.cascade_id == cascade_id, ReportRequest.unit_code == unit)
+    )
+    if found is None:
+        raise ReportError(
+            f"unit {unit} owes no report in cascade {cascade_id} (its letter may not have reached it yet)"
+        )
+    return found
+
+
+def submit(
+    session: Session,
+    request: ReportRequest,
+    user: str,
+    content: ReportContent,
+    source: str,
+    at: datetime | None = None,
+) -> Report:
+    """Take a report (or a correction: a new version, the earlier kept); a late one is taken and marked late."""
+    _, hierarchy = inputs_of(session, get_cascade(session, request.cascade_id))
+    allowed = reporters_of(hierarchy, request.unit_code)
+    if user not in allowed:
+        raise NotReporter(user, request, allowed)
+    moment = at or utcnow()
+    late = request.due is not None and local_date(moment) > request.due
+    version = (session.scalar(select(func.max(Report.version)).where(Report.request_id == request.id)) or 0) + 1
+    report = Report(
+        request_id=request.id,
+        version=version,
+        submitted_by=user,
+        submitted_at=moment,
+        late=late,
+        content=content.model_dump_json(),
+        source=source,
+    )
+    session.add(report)
+    if version == 1:
+        request.status, request.received_at = ("late" if late else "received"), moment
+    session.flush()
+    events.record(
+        session,
+        request.cascade_id,
+        "report.submitted" if version == 1 else "report.corrected",
+        user,
+        {"request": request.id, "unit": request.unit_code, "version": version, "late": late},
+        letter_id=request.letter_id,
+        at=moment,
+    )
+    return report
+
+
+def record_refusal(session: Session, refused: NotReporter) -> None:
+    events.record(
+        session,
+        refused.cascade_id,
+        "attempt.refused",
+        refused.user,
+        {"action": "report", "request": refused.request_id, "reason": str(refused)},
+    )
+
+
+def latest(session: Session, request_id: int) -> ReportContent | None:
+    source = session.scalar(
+        select(Report.content).where(Report.request_id == request_id).order_by(Report.version.desc()).limit(1)
+    )
+    return ReportContent.model_validate(json.loads(source)) if source else None
