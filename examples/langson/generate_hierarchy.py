@@ -278,6 +278,8 @@ def commune(ward: Any, parent: str) -> dict[str, Any]:
         parent=parent,
         link="request",
         roles=["commune_committee"],
+        # The commune's culture and society officer submits its reports (a placeholder person).
+        reporters=[{"id": f"vhxh-{code}", "name": f"Công chức Văn hóa - Xã hội {scope} {area}"}],
     )
 
 
