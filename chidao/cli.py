@@ -507,6 +507,33 @@ def reports_submit(file: str, user: str, request_id: int | None, cascade_id: int
     click.echo(message)
 
 
+@main.command()
+@click.option(
+    "--at", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), help="Sweep as of this moment (Vietnam time)"
+)
+def remind(at: Any) -> None:
+    """One reminder sweep: due within the directive's days, overdue, and escalations; each sent once."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from chidao.dispatch import smtp_config
+    from chidao.reminders import sweep
+
+    moment = at.replace(tzinfo=ZoneInfo(settings().timezone)) if at else datetime.now(UTC)
+    report = sweep(_database(), smtp_config(), moment)
+    day = report.day.strftime("%d/%m/%Y")
+    if not report.working_day:
+        click.echo(f"{day} is not a working day: nobody is reminded.")
+        return
+    click.echo(
+        f"Sweep of {day}: {report.count('due_soon')} reminder(s) before the deadline, "
+        f"{report.count('overdue')} overdue, {report.count('escalation')} escalation(s)."
+    )
+    for notice in report.notices:
+        if notice.status != "sent":
+            click.echo(f"  {notice.kind} for {notice.unit} <{notice.to}>: {notice.status}", err=True)
+
+
 # --- mail --------------------------------------------------------------------------------------
 
 

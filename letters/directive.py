@@ -70,6 +70,8 @@ class Report(_Strict):
     within_days: int | None = Field(None, ge=1, le=365)
     lead_days: int = Field(2, ge=0, le=30, description="Working days each level keeps for consolidating")
     days_off: tuple[dt.date, ...] = Field((), description="Days off the issuer declares, besides weekends and holidays")
+    remind_before: int = Field(2, ge=0, le=30, description="Remind units this many working days before their deadline")
+    escalate_after: int = Field(3, ge=1, le=60, description="Working days overdue before the head above is told")
 
     def calendar(self) -> WorkingCalendar:
         return WorkingCalendar(self.days_off)

@@ -67,3 +67,16 @@ def build_message(
         document.add_header("Content-Disposition", "attachment", filename=f"{stem}.docx")
         message.attach(document)
     return message
+
+
+def plain_message(
+    subject: str, body: str, *, sender: tuple[str, str], recipient: tuple[str, str], msg_id: str, sent: datetime
+) -> MIMEText:
+    """A short text message (reminders, escalations), headers encoded as for letters."""
+    message = MIMEText(body, "plain", "utf-8")
+    message["From"] = formataddr(sender, charset="utf-8")
+    message["To"] = formataddr(recipient, charset="utf-8")
+    message["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]  # typeshed: str only
+    message["Message-ID"] = msg_id
+    message["Date"] = format_datetime(sent)
+    return message

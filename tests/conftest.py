@@ -125,3 +125,11 @@ def sink(smtp_url: str, maildir: Path) -> Iterator[Path]:
         yield maildir
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def dated_directive(mini_directive: Path) -> Path:
+    """The mini directive with a report due 20/2/2024, two working days kept per level (Tết in between)."""
+    from tests.steps import with_dated_report
+
+    return with_dated_report(mini_directive)

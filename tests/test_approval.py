@@ -9,27 +9,12 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from chidao import approval
-from chidao.cascade import begin, draft_below, load_inputs
 from chidao.cli import main
 from db.cascades import letter_content
 from db.engine import transaction
 from db.events import history
-from db.letters import list_letters
-from db.migrate import upgrade
 from db.models import Event, LetterRecord
-from tests.conftest import DATA
-
-SIGNED = date(2024, 2, 5)
-
-
-def draft_cascade(url: str, directive: Path, day: date = date(2023, 12, 1)) -> dict[str, int]:
-    """A cascade's drafts through the same steps the flow runs; returns letter ids by unit."""
-    upgrade(url)
-    d, h = load_inputs(directive, DATA / "mini.yaml")
-    with transaction(url) as session:
-        begun = begin(session, d, h, day, "test")
-        draft_below(session, begun.cascade_id, [begun.root_letter_id], "test")
-        return {row.unit_code: row.id for row in list_letters(session, cascade_id=begun.cascade_id)}
+from tests.steps import SIGNED, draft_cascade
 
 
 @pytest.fixture

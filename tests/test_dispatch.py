@@ -17,7 +17,7 @@ from db.models import LetterRecord, RecipientRecord
 from letters.render import render_html
 from mail.sink import MaildirHandler, messages, start_sink
 from mail.smtp import SmtpConfig
-from tests.test_approval import SIGNED, draft_cascade
+from tests.steps import SIGNED, draft_cascade
 
 
 def parsed(maildir: Path) -> list[EmailMessage]:

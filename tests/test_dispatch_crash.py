@@ -21,7 +21,7 @@ from db.migrate import upgrade
 from db.models import RecipientRecord
 from mail.sink import MaildirHandler, free_port, messages, start_sink
 from tests.conftest import LANGSON
-from tests.test_approval import SIGNED
+from tests.steps import SIGNED
 
 
 class Slow(MaildirHandler):

@@ -3,40 +3,16 @@
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from chidao import approval, reporting
+from chidao import reporting
 from chidao.cli import main
-from chidao.dispatch import dispatch
 from db.engine import transaction
 from db.models import Event, Report, ReportRequest
-from mail.smtp import SmtpConfig
-from tests.test_approval import SIGNED, draft_cascade
+from tests.steps import send_down
 
 REPORT = "done: Đã tuyên truyền trên loa truyền thanh xã.\nfigures: {tin bài: 3, buổi phát thanh: 12}\n"
-
-
-@pytest.fixture
-def dated_directive(mini_directive: Path) -> Path:
-    """The mini directive with a dated report requirement across Tết 2024."""
-    text = mini_directive.read_text(encoding="utf-8").replace(
-        "report:\n  due: on_request", "report:\n  due: 2024-02-20\n  lead_days: 2"
-    )
-    mini_directive.write_text(text, encoding="utf-8")
-    return mini_directive
-
-
-def send_down(url: str, smtp_url: str, directive: Path) -> dict[str, int]:
-    """Draft, approve the department's and Đông's letters on 5/2/2024, and deliver them."""
-    ids = draft_cascade(url, directive)
-    with transaction(url) as session:
-        approval.approve(session, ids["90.S"], "so-gd", on=SIGNED)
-        approval.approve(session, ids["901.P"], "p901-tp", on=SIGNED)
-    report = dispatch(url, SmtpConfig.from_url(smtp_url))
-    assert report.count("failed") == report.count("pending") == 0
-    return ids
 
 
 def test_each_recipient_owes_a_report_by_its_levels_deadline(

@@ -1,0 +1,191 @@
+"""The reminder sweep: units whose report is due soon or overdue are reminded, once; long-overdue ones
+are escalated to the head of the unit above, once.
+
+A reminder row (request, kind) is inserted and committed before its message is sent; the unique
+constraint makes a second sweep, or a concurrent one, skip it. A row left 'sending' by a crash is
+sent again, with the same Message-ID, by a sweep that starts after its lease has run out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.message import Message
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from chidao.reporting import local_date
+from db import events
+from db.base import utcnow
+from db.cascades import get_cascade, inputs_of, letter_content
+from db.engine import transaction
+from db.models import LetterRecord, Reminder, ReportRequest
+from hierarchy.graph import Hierarchy
+from letters.calendar import WorkingCalendar
+from letters.dates import short_date
+from letters.directive import Directive
+from mail.message import plain_message
+from mail.smtp import Sender, SmtpConfig
+
+SENDING_LEASE = timedelta(minutes=10)
+
+
+@dataclass
+class Notice:
+    request_id: int
+    kind: str  # due_soon, overdue, escalation
+    unit: str
+    to: str
+    status: str = "sending"
+
+
+@dataclass
+class SweepReport:
+    day: date
+    working_day: bool
+    notices: list[Notice] = field(default_factory=list)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for n in self.notices if n.kind == kind and n.status == "sent")
+
+
+def _kinds(directive: Directive, due: date, today: date) -> list[str]:
+    """Which notices a request is owed today, by its deadline and the directive's rules."""
+    calendar = directive.report.calendar()
+    late = calendar.between(due, today)
+    if due >= today:
+        return ["due_soon"] if calendar.between(today, due) <= directive.report.remind_before else []
+    kinds = ["overdue"]
+    if late >= directive.report.escalate_after:
+        kinds.append("escalation")
+    return kinds
+
+
+def plan_notices(session: Session, today: date) -> list[Notice]:
+    """Reserve today's notices: insert each (request, kind) not sent before; return the reserved ones."""
+    horizon_rows = (
+        session.execute(
+            select(
+                ReportRequest.id,
+                ReportRequest.cascade_id,
+                ReportRequest.unit_code,
+                ReportRequest.issuer_code,
+                ReportRequest.due,
+            )
+            .where(ReportRequest.status == "open", ReportRequest.due.is_not(None))
+            .order_by(ReportRequest.due, ReportRequest.id)
+        )
+    ).all()
+    inputs: dict[int, tuple[Directive, Hierarchy]] = {}
+    wanted: list[Notice] = []
+    for request_id, cascade_id, unit, issuer, due in horizon_rows:
+        if cascade_id not in inputs:
+            inputs[cascade_id] = inputs_of(session, get_cascade(session, cascade_id))
+        directive, hierarchy = inputs[cascade_id]
+        if not directive.report.calendar().is_working_day(today):
+            continue  # nobody is chased on a day off (the issuer's own days off included)
+        assert due is not None  # filtered by the query
+        for kind in _kinds(directive, due, today):
+            to = hierarchy.unit(issuer if kind == "escalation" else unit).email
+            wanted.append(Notice(request_id, kind, unit, to))
+    return wanted
+
+
+def sweep(url: str, config: SmtpConfig, at: datetime) -> SweepReport:
+    """One sweep at the given moment: reserve, then send, the reminders and escalations owed."""
+    today = local_date(at)
+    with transaction(url) as session:
+        wanted = plan_notices(session, today)
+        # Left 'sending' by a crash, not by a sweep still at work: older than the lease.
+        stale = utcnow() - SENDING_LEASE
+        stuck = session.scalars(select(Reminder).where(Reminder.status == "sending", Reminder.created_at < stale)).all()
+        resend = {(r.request_id, r.kind) for r in stuck}
+    report = SweepReport(today, WorkingCalendar().is_working_day(today))
+    for notice in wanted:
+        if (notice.request_id, notice.kind) in resend:
+            report.notices.append(notice)
+            continue
+        try:
+            with transaction(url) as session:
+                session.add(Reminder(request_id=notice.request_id, kind=notice.kind, to_email=notice.to))
+        except IntegrityError:
+            continue  # already sent, or being sent by another sweep
+        report.notices.append(notice)
+    asyncio.run(_send(url, config, report.notices, at))
+    return report
+
+
+async def _send(url: str, config: SmtpConfig, notices: list[Notice], at: datetime) -> None:
+    sender = Sender(config)
+    try:
+        for notice in notices:
+            with transaction(url) as session:
+                request = session.get_one(ReportRequest, notice.request_id)
+                letter = letter_content(session.get_one(LetterRecord, request.letter_id))
+                _, hierarchy = inputs_of(session, get_cascade(session, request.cascade_id))
+                message = _compose(notice, request, letter.reference, letter.subject, hierarchy, at)
+                issuer_email = hierarchy.unit(request.issuer_code).email
+            outcome = await sender.send(message, issuer_email, notice.to)
+            notice.status = "sent" if outcome.sent else "failed"
+            with transaction(url) as session:
+                row = session.scalars(
+                    select(Reminder).where(Reminder.request_id == notice.request_id, Reminder.kind == notice.kind)
+                ).one()
+                row.status = notice.status
+                request = session.get_one(ReportRequest, notice.request_id)
+                kind = "escalation.sent" if notice.kind == "escalation" else "reminder.sent"
+                events.record(
+                    session,
+                    request.cascade_id,
+                    kind if outcome.sent else "reminder.failed",
+                    "chidao",
+                    {
+                        "request": request.id,
+                        "unit": request.unit_code,
+                        "kind": notice.kind,
+                        "to": notice.to,
+                        "detail": outcome.detail,
+                    },
+                    letter_id=request.letter_id,
+                    at=at,
+                )
+    finally:
+        await sender.close()
+
+
+def _compose(
+    notice: Notice, request: ReportRequest, reference: str, subject: str, hierarchy: Hierarchy, at: datetime
+) -> Message:
+    unit, issuer = hierarchy.unit(request.unit_code), hierarchy.unit(request.issuer_code)
+    assert request.due is not None
+    due = short_date(request.due)
+    cited = f"Công văn số {reference} về việc {subject}"
+    if notice.kind == "due_soon":
+        title = f"Nhắc báo cáo: hạn {due}"
+        body = (
+            f"Kính gửi: {unit.name}.\n\n{issuer.name} nhắc: báo cáo kết quả thực hiện {cited} "
+            f"cần gửi về {issuer.self_name} trước ngày {due}.\n"
+        )
+        to_name = unit.name
+    elif notice.kind == "overdue":
+        title = f"Báo cáo quá hạn từ ngày {due}"
+        body = (
+            f"Kính gửi: {unit.name}.\n\nBáo cáo kết quả thực hiện {cited} đã quá hạn (hạn {due}). "
+            f"Đề nghị gửi ngay về {issuer.self_name}.\n"
+        )
+        to_name = unit.name
+    else:
+        head = issuer.signer.name if issuer.signer else issuer.name
+        title = f"Báo cáo của {unit.name} quá hạn"
+        body = (
+            f"Kính gửi: {head}.\n\n{unit.name} chưa gửi báo cáo kết quả thực hiện {cited}, hạn {due}. "
+            "Đề nghị đôn đốc.\n"
+        )
+        to_name = head
+    msg_id = f"<reminder-{request.id}.{notice.kind}@{issuer.email.rsplit('@', 1)[-1]}>"
+    return plain_message(
+        title, body, sender=(issuer.name, issuer.email), recipient=(to_name, notice.to), msg_id=msg_id, sent=at
+    )
