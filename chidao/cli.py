@@ -534,6 +534,81 @@ def remind(at: Any) -> None:
             click.echo(f"  {notice.kind} for {notice.unit} <{notice.to}>: {notice.status}", err=True)
 
 
+_STATE_WORDS = {
+    "received": "đã báo cáo",
+    "late": "báo cáo muộn",
+    "overdue": "QUÁ HẠN",
+    "due": "chưa đến hạn",
+    "on_request": "khi có yêu cầu",
+    "not_owed": "chưa nhận văn bản",
+}
+
+
+@reports.command("status")
+@click.argument("cascade_id", type=int)
+@click.option("--at", type=click.DateTime(["%Y-%m-%d"]), help="As of this day (default: today in Vietnam)")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
+@click.option("--format", "fmt", type=click.Choice(["text", "html"]), default="text", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="With --format html: the file to write")
+def reports_status(cascade_id: int, at: Any, as_json: bool, fmt: str, output: str | None) -> None:
+    """The hierarchy as a tree with each unit's letter and report state, counts per level, overdue units."""
+    from chidao.approval import today
+    from chidao.status import cascade_status
+    from db.engine import transaction
+    from hierarchy.tree import render_tree
+    from letters.render import environment
+
+    day = at.date() if at else today()
+    with clear_errors(), transaction(_database()) as session:
+        status, hierarchy = cascade_status(session, cascade_id, day)
+    if as_json:
+        emit_json(status.to_data())
+        return
+    states = {u.code: u for u in status.units}
+    if fmt == "html":
+        if not output:
+            fail("--format html needs --output FILE", 2)
+
+        def node(code: str) -> dict[str, Any]:
+            return {"state": states[code], "children": [node(c.code) for c in hierarchy.sorted_children(code)]}
+
+        top = status.units[0].code
+        page = (
+            environment()
+            .get_template("status.html.j2")
+            .render(
+                status=status,
+                day=day.strftime("%d/%m/%Y"),
+                levels=status.levels(),
+                overdue=status.overdue(),
+                tree=node(top),
+            )
+        )
+        Path(output or "").write_text(page, encoding="utf-8")
+        click.echo(f"Status of cascade {cascade_id} written to {output}")
+        return
+
+    def label(unit: Any) -> str:
+        state = states[unit.code]
+        letter = f", văn bản: {state.letter}" if state.letter else ""
+        due = f", hạn {state.due}" if state.due else ""
+        late = f", muộn {state.days_late} ngày làm việc" if state.days_late else ""
+        return f"{unit.name} ({unit.code}): {_STATE_WORDS[state.report]}{due}{late}{letter}"
+
+    click.echo(render_tree(hierarchy, status.units[0].code, label=label))
+    click.echo("")
+    for depth, counts in enumerate(status.levels()):
+        click.echo(
+            f"Level {depth}: {counts['units']} unit(s), {counts['letters_sent']} letter(s) sent, "
+            f"{counts['received']} on time, {counts['late']} late, {counts['overdue']} overdue, "
+            f"{counts['due']} not yet due"
+        )
+    overdue = status.overdue()
+    click.echo(f"{len(overdue)} overdue" + (":" if overdue else "."))
+    for u in overdue:
+        click.echo(f"  {u.name} ({u.code}): due {u.due}, {u.days_late} working day(s) late")
+
+
 # --- mail --------------------------------------------------------------------------------------
 
 
@@ -616,10 +691,20 @@ def smtp_sink(port: int, maildir: str | None) -> None:
 
 
 def _database() -> str:
+    """The database URL, migrated to the newest schema; a database that cannot be opened is one clear error."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
     from db.migrate import upgrade
 
     url = settings().url
-    upgrade(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        upgrade(url)
+    except OperationalError as exc:
+        fail(f"cannot open the database {parsed.render_as_string(hide_password=True)}: {exc.orig}")
     return url
 
 

@@ -164,3 +164,16 @@ def test_a_letter_signed_on_paper_starts_the_cascade_approved(chidao_env: str, m
     assert all(e["status"] == "draft" for e in listed[1:])
     pending = json.loads(CliRunner().invoke(main, ["letters", "pending", "--as", "p901-tp", "--json"]).output)
     assert [e["unit"] for e in pending] == ["901.P"]
+
+
+def test_a_database_that_cannot_be_opened_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from mail.sink import free_port
+
+    monkeypatch.setenv("CHIDAO_DATABASE_URL", f"postgresql://nobody:secret@127.0.0.1:{free_port()}/chidao")
+    result = CliRunner().invoke(main, ["letters", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot open the database postgresql://nobody:***@127.0.0.1:")
+    assert "secret" not in result.stderr and "Connection refused" in result.stderr
+    assert "Traceback" not in result.output
+    monkeypatch.setenv("CHIDAO_DATABASE_URL", f"sqlite:///{tmp_path}/new/folder/chidao.db")
+    assert CliRunner().invoke(main, ["letters", "list"]).output == "No letters.\n"
