@@ -553,10 +553,9 @@ _STATE_WORDS = {
 def reports_status(cascade_id: int, at: Any, as_json: bool, fmt: str, output: str | None) -> None:
     """The hierarchy as a tree with each unit's letter and report state, counts per level, overdue units."""
     from chidao.approval import today
-    from chidao.status import cascade_status
+    from chidao.status import cascade_status, render_status_page
     from db.engine import transaction
     from hierarchy.tree import render_tree
-    from letters.render import environment
 
     day = at.date() if at else today()
     with clear_errors(), transaction(_database()) as session:
@@ -569,21 +568,7 @@ def reports_status(cascade_id: int, at: Any, as_json: bool, fmt: str, output: st
         if not output:
             fail("--format html needs --output FILE", 2)
 
-        def node(code: str) -> dict[str, Any]:
-            return {"state": states[code], "children": [node(c.code) for c in hierarchy.sorted_children(code)]}
-
-        top = status.units[0].code
-        page = (
-            environment()
-            .get_template("status.html.j2")
-            .render(
-                status=status,
-                day=day.strftime("%d/%m/%Y"),
-                levels=status.levels(),
-                overdue=status.overdue(),
-                tree=node(top),
-            )
-        )
+        page = render_status_page(status, hierarchy)
         Path(output or "").write_text(page, encoding="utf-8")
         click.echo(f"Status of cascade {cascade_id} written to {output}")
         return
@@ -732,7 +717,12 @@ def demo(output: str | None) -> None:
         f"{result.letters_per_level}; {result.approved} approved now."
     )
     click.echo(f"Messages: {result.sent} sent to the local SMTP sink, {result.failed} failed.")
+    click.echo(
+        f"Reports: {result.reports} simulated from communes; one reminder sweep as of {result.sweep_day} "
+        f"(the communes' deadline eve) sent {result.reminders} reminder(s); {result.overdue} overdue then."
+    )
     click.echo(f"Letters (Markdown and HTML): {result.letters_dir}")
+    click.echo(f"Status page (the tree coloured by state): {result.status_page}")
     click.echo(f"Mail (Maildir, one file per message): {result.maildir}")
 
 

@@ -1,20 +1,29 @@
-"""The demo: the seed cascade from directive to mailboxes, on embedded defaults."""
+"""The demo: the seed cascade down to the mailboxes and the first reports back up, on embedded defaults."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from chidao import approval
+from sqlalchemy import select
+
+from chidao import approval, reporting
 from chidao.dispatch import dispatch
+from chidao.reminders import sweep
 from chidao.settings import settings
+from chidao.status import cascade_status, render_status_page
 from db.cascades import get_cascade, inputs_of, letter_content
 from db.engine import transaction
 from db.letters import list_letters
 from db.migrate import upgrade
+from db.models import ReportRequest
+from letters.calendar import WorkingCalendar
 from letters.render import render_html
 from mail.sink import free_port, start_sink
 from mail.smtp import SmtpConfig
+from reports.content import ReportContent
 
 
 @dataclass
@@ -26,10 +35,30 @@ class DemoResult:
     failed: int
     letters_dir: Path
     maildir: Path
+    reports: int = 0
+    sweep_day: str = ""
+    reminders: int = 0
+    overdue: int = 0
+    status_page: Path | None = None
+
+
+def dated_directive(example: Path, out: Path) -> Path:
+    """The seed directive with a report deadline 15 working days from today (the seed says 'on request')."""
+    today = approval.today()
+    due = WorkingCalendar().plus(today, 15)
+    text = (example / "directive-hsg-2023.yaml").read_text(encoding="utf-8")
+    text = text.replace("date: 2023-12-01\n", "").replace(
+        "report:\n  due: on_request", f"report:\n  due: {due.isoformat()}\n  lead_days: 3"
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "directive-with-deadline.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def run_demo(example: Path, output: Path | None = None) -> DemoResult:
-    """Start a sink, run the cascade flow, approve each letter as its signer (or first approver), send all."""
+    """Start a sink, run the cascade flow, approve each letter as its signer (or first approver), send all,
+    simulate a few reports, sweep for reminders once, and write the status page."""
     from chidao.cli import start_cascade
 
     url = settings().url
@@ -39,9 +68,8 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
     sink = start_sink(maildir, port)
     config = SmtpConfig("127.0.0.1", port)
     try:
-        summary = start_cascade(
-            str(example / "directive-hsg-2023.yaml"), str(example / "hierarchy.yaml"), None, show_progress=True
-        )
+        directive = dated_directive(example, settings().data_dir / "demo")
+        summary = start_cascade(str(directive), str(example / "hierarchy.yaml"), None, show_progress=True)
         approved = sent = failed = 0
         for depth in range(len(summary.letters_per_level)):
             with transaction(url) as session:
@@ -58,6 +86,8 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
                 ids = [r.id for r in level]
             report = dispatch(url, config, ids)
             sent, failed = sent + report.count("sent"), failed + report.count("failed")
+        result = DemoResult(summary.cascade_id, summary.letters_per_level, approved, sent, failed, Path(), maildir)
+        _upward_half(url, config, summary.cascade_id, result)
     finally:
         sink.stop()
     out = output or settings().data_dir / "demo" / f"cascade-{summary.cascade_id}"
@@ -67,4 +97,42 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
             stem = f"{row.depth}-{row.unit_code}"
             (out / f"{stem}.md").write_text(row.markdown, encoding="utf-8")
             (out / f"{stem}.html").write_text(render_html(letter_content(row)), encoding="utf-8")
-    return DemoResult(summary.cascade_id, summary.letters_per_level, approved, sent, failed, out, maildir)
+    result.letters_dir = out
+    with transaction(url) as session:
+        status, hierarchy = cascade_status(session, summary.cascade_id, date.fromisoformat(result.sweep_day))
+    result.overdue = len(status.overdue())
+    result.status_page = out / "status.html"
+    result.status_page.write_text(render_status_page(status, hierarchy), encoding="utf-8")
+    return result
+
+
+def _upward_half(url: str, config: SmtpConfig, cascade_id: int, result: DemoResult) -> None:
+    """Two communes in three of every four districts report; then one sweep on the communes' deadline eve."""
+    content = ReportContent(
+        done="Đã tuyên truyền trên hệ thống loa truyền thanh và trang thông tin điện tử.",
+        figures={"tin bài": 3, "buổi phát thanh": 10},
+    )
+    with transaction(url) as session:
+        _, hierarchy = inputs_of(session, get_cascade(session, cascade_id))
+        requests = session.scalars(
+            select(ReportRequest).where(ReportRequest.cascade_id == cascade_id).order_by(ReportRequest.id)
+        ).all()
+        communes = [r for r in requests if "commune_committee" in hierarchy.unit(r.unit_code).roles]
+        by_office: dict[str, list[ReportRequest]] = {}
+        for request in communes:
+            by_office.setdefault(request.issuer_code, []).append(request)
+        for i, (_, owed) in enumerate(sorted(by_office.items())):
+            if i % 4 == 3:
+                continue
+            for request in owed[:2]:
+                if request.status != "open":
+                    continue  # a rerun of the demo: already reported
+                reporter = hierarchy.unit(request.unit_code).reporters[0].id
+                reporting.submit(session, request, reporter, content, content.model_dump_json())
+                result.reports += 1
+        commune_due = min(r.due for r in communes if r.due is not None)
+    eve = WorkingCalendar().minus(commune_due, 1)
+    moment = datetime.combine(eve, time(7), tzinfo=ZoneInfo(settings().timezone))
+    report = sweep(url, config, moment)
+    result.sweep_day = eve.isoformat()
+    result.reminders = sum(report.count(kind) for kind in ("due_soon", "overdue", "escalation"))

@@ -100,3 +100,26 @@ def cascade_status(session: Session, cascade_id: int, today: date) -> tuple[Casc
                 )
             )
     return status, hierarchy
+
+
+def render_status_page(status: CascadeStatus, hierarchy: Hierarchy) -> str:
+    """The status as an HTML page: the tree coloured by state (templates/status.html.j2)."""
+    from letters.render import environment
+
+    states = {u.code: u for u in status.units}
+
+    def node(code: str) -> dict[str, object]:
+        return {"state": states[code], "children": [node(c.code) for c in hierarchy.sorted_children(code)]}
+
+    day = date.fromisoformat(status.day)
+    return (
+        environment()
+        .get_template("status.html.j2")
+        .render(
+            status=status,
+            day=day.strftime("%d/%m/%Y"),
+            levels=status.levels(),
+            overdue=status.overdue(),
+            tree=node(status.units[0].code),
+        )
+    )

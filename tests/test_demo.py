@@ -27,14 +27,21 @@ def test_demo_drafts_signs_and_delivers_the_seed_cascade(monkeypatch: pytest.Mon
         assert sorted(row.number or 0 for row in letters if row.unit_code.endswith(".VHTT")) == [1] * 11
         wanted = sorted((r.email, r.message_id) for r in recipients)
     assert f"Messages: {len(recipients)} sent" in result.output
+    mail = [message_from_bytes(raw, policy=policy.default) for raw in messages(tmp_path / "mail")]
     got = sorted(
-        (str(m["X-Envelope-To"]), str(m["Message-ID"]))
-        for m in (message_from_bytes(raw, policy=policy.default) for raw in messages(tmp_path / "mail"))
+        (str(m["X-Envelope-To"]), str(m["Message-ID"])) for m in mail if m["Message-ID"].startswith("<letter-")
     )
     assert got == wanted  # every recipient exactly its letters, once
+    # The upward half: 18 communes reported; every other unit of the lowest level is reminded on the eve.
+    assert "Reports: 18 simulated from communes" in result.output
+    reminders = [m for m in mail if m["Message-ID"].startswith("<reminder-")]
+    lowest = sum(1 for r in recipients if not r.unit_code.endswith(".VHTT") and r.letter_id != 1)
+    assert len(reminders) == lowest - 18 and f"sent {len(reminders)} reminder(s)" in result.output
+    assert (tmp_path / "demo" / "cascade-1" / "status.html").exists()
     out = tmp_path / "demo" / "cascade-1"
     cao_loc = (out / "1-183.VHTT.md").read_text(encoding="utf-8")
     assert "Số: 01/VHTT" in cao_loc and "Thực hiện Công văn số 01/STTTT-HTS ngày" in cao_loc
     assert (out / "1-183.VHTT.html").exists() and (out / "0-20.STTTT.html").exists()
     again = CliRunner().invoke(main, ["demo"])
     assert "0 approved now" in again.output and "Messages: 0 sent" in again.output
+    assert "Reports: 0 simulated" in again.output and "sent 0 reminder(s)" in again.output
