@@ -54,13 +54,14 @@ class LetterRecord(Base):
 
     __tablename__ = "letters"
     __table_args__ = (
-        UniqueConstraint("cascade_id", "unit_code"),
+        UniqueConstraint("cascade_id", "unit_code", "kind"),
         UniqueConstraint("unit_code", "year", "number"),
         Index("ix_letters_status", "cascade_id", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     cascade_id: Mapped[int] = mapped_column(ForeignKey("cascades.id"))
     unit_code: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="letter", doc="letter (down) or report (a BÁO CÁO, up)")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"))
     depth: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default="draft")
