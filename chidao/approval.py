@@ -168,7 +168,9 @@ def refresh_children(session: Session, parent: LetterRecord, hierarchy: Hierarch
     directive, _ = inputs_of(session, cascade)
     cite = Citation.of(letter_content(parent))
     children = session.scalars(
-        select(LetterRecord).where(LetterRecord.parent_id == parent.id, LetterRecord.status.in_(OPEN))
+        select(LetterRecord).where(
+            LetterRecord.parent_id == parent.id, LetterRecord.status.in_(OPEN), LetterRecord.kind == "letter"
+        )
     ).all()
     for child in children:
         fresh = derived_letter(directive, hierarchy, child.unit_code, cite, cascade.draft_date)

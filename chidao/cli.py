@@ -505,6 +505,28 @@ def reports_submit(file: str, user: str, request_id: int | None, cascade_id: int
     except reporting.ReportError as exc:
         fail(str(exc))
     click.echo(message)
+    _consolidate_due(None)
+
+
+def _consolidate_due(cascade_id: int | None, day: date | None = None) -> None:
+    """Draft the consolidated reports that are due, and say which, for their approvers."""
+    from chidao.approval import today
+    from chidao.consolidation import consolidate, consolidate_all
+    from db.engine import transaction
+
+    with transaction(_database()) as session:
+        when = day or today()
+        drafted = consolidate(session, cascade_id, when) if cascade_id else consolidate_all(session, when)
+        for record in drafted:
+            click.echo(f"Consolidated report {record.id} of {record.unit_code} drafted; it waits for approval.")
+
+
+@reports.command("consolidate")
+@click.argument("cascade_id", type=int)
+@click.option("--at", type=click.DateTime(["%Y-%m-%d"]), help="As of this day (default: today in Vietnam)")
+def reports_consolidate(cascade_id: int, at: Any) -> None:
+    """Draft the BÁO CÁO of every unit whose units have all reported or whose own deadline has come."""
+    _consolidate_due(cascade_id, at.date() if at else None)
 
 
 @main.command()
@@ -524,6 +546,7 @@ def remind(at: Any) -> None:
     day = report.day.strftime("%d/%m/%Y")
     if not report.working_day:
         click.echo(f"{day} is not a working day: nobody is reminded.")
+        _consolidate_due(None, report.day)
         return
     click.echo(
         f"Sweep of {day}: {report.count('due_soon')} reminder(s) before the deadline, "
@@ -532,6 +555,7 @@ def remind(at: Any) -> None:
     for notice in report.notices:
         if notice.status != "sent":
             click.echo(f"  {notice.kind} for {notice.unit} <{notice.to}>: {notice.status}", err=True)
+    _consolidate_due(None, report.day)
 
 
 _STATE_WORDS = {

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chidao.approval import OUT
+from chidao.consolidation import report_went_up
 from chidao.reporting import open_request
 from db import events
 from db.base import utcnow
@@ -112,8 +113,6 @@ async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> D
                 row.sent_at = utcnow() if outcome.sent else None
                 kind = {"sent": "message.sent", "failed": "message.failed", "pending": "message.deferred"}[status]
                 record = session.get_one(LetterRecord, letter_id)
-                if outcome.sent:
-                    open_request(session, record, unit)
                 events.record(
                     session,
                     record.cascade_id,
@@ -128,6 +127,10 @@ async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> D
                     },
                     letter_id=letter_id,
                 )
+                if outcome.sent and record.kind == "letter":
+                    open_request(session, record, unit)  # the recipient now owes a report
+                elif outcome.sent:
+                    report_went_up(session, record)  # a BÁO CÁO the level above has is the unit's report
                 _settle(session, record)
             report.deliveries.append(Delivery(letter_id, unit, to[1], status, outcome.detail))
     finally:

@@ -51,7 +51,9 @@ def open_request(session: Session, letter: LetterRecord, unit_code: str) -> Repo
         return found
     directive, _ = inputs_of(session, get_cascade(session, letter.cascade_id))
     root_issued = session.scalar(
-        select(LetterRecord.issued_on).where(LetterRecord.cascade_id == letter.cascade_id, LetterRecord.depth == 0)
+        select(LetterRecord.issued_on).where(
+            LetterRecord.cascade_id == letter.cascade_id, LetterRecord.depth == 0, LetterRecord.kind == "letter"
+        )
     )
     request = ReportRequest(
         cascade_id=letter.cascade_id,
@@ -105,6 +107,18 @@ def submit(
     allowed = reporters_of(hierarchy, request.unit_code)
     if user not in allowed:
         raise NotReporter(user, request, allowed)
+    return record_report(session, request, user, content, source, at)
+
+
+def record_report(
+    session: Session,
+    request: ReportRequest,
+    user: str,
+    content: ReportContent,
+    source: str,
+    at: datetime | None = None,
+) -> Report:
+    """Record a report once its sender is known to be allowed (a person, or the unit's signed BÁO CÁO)."""
     moment = at or utcnow()
     late = request.due is not None and local_date(moment) > request.due
     version = (session.scalar(select(func.max(Report.version)).where(Report.request_id == request.id)) or 0) + 1

@@ -61,13 +61,17 @@ def cascade_status(session: Session, cascade_id: int, today: date) -> tuple[Casc
     calendar = directive.report.calendar()
     letters = {
         r.unit_code: r.status
-        for r in session.scalars(select(LetterRecord).where(LetterRecord.cascade_id == cascade_id))
+        for r in session.scalars(
+            select(LetterRecord).where(LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "letter")
+        )
     }
     delivered = set(
         session.scalars(
             select(RecipientRecord.unit_code)
             .join(LetterRecord, LetterRecord.id == RecipientRecord.letter_id)
-            .where(LetterRecord.cascade_id == cascade_id, RecipientRecord.status == "sent")
+            .where(
+                LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "letter", RecipientRecord.status == "sent"
+            )
         )
     )
     requests = {

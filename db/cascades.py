@@ -128,16 +128,20 @@ def store_letter(
     hierarchy: Hierarchy,
     actor: str,
     flow_run_id: str | None = None,
+    kind: str = "letter",
 ) -> tuple[LetterRecord, bool]:
-    """Store a drafted letter with its recipients; an existing letter of the unit is returned as is."""
+    """Store a drafted letter (or consolidated report) with its recipients; an existing one is returned as is."""
     letter = draft.letter
     found = session.scalar(
-        select(LetterRecord).where(LetterRecord.cascade_id == cascade.id, LetterRecord.unit_code == letter.unit)
+        select(LetterRecord).where(
+            LetterRecord.cascade_id == cascade.id, LetterRecord.unit_code == letter.unit, LetterRecord.kind == kind
+        )
     )
     if found:
         return found, False
     markdown = render_markdown(letter)
     record = LetterRecord(
+        kind=kind,
         cascade_id=cascade.id,
         unit_code=letter.unit,
         parent_id=parent_id,
@@ -160,7 +164,7 @@ def store_letter(
     events.record(
         session,
         cascade.id,
-        "letter.drafted",
+        "letter.drafted" if kind == "letter" else "report.drafted",
         actor,
         {"unit": letter.unit, "sha256": record.sha256, "recipients": len(letter.recipient_units)},
         letter_id=record.id,

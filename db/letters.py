@@ -35,6 +35,8 @@ def list_letters(
 
 def letters_of_units(session: Session, cascade_id: int, codes: list[str]) -> dict[str, LetterRecord]:
     rows = session.scalars(
-        select(LetterRecord).where(LetterRecord.cascade_id == cascade_id, LetterRecord.unit_code.in_(codes))
+        select(LetterRecord).where(
+            LetterRecord.cascade_id == cascade_id, LetterRecord.unit_code.in_(codes), LetterRecord.kind == "letter"
+        )
     )
     return {row.unit_code: row for row in rows}

@@ -28,7 +28,7 @@ def remind_on(day: int) -> str:
     with time_machine.travel(datetime(2024, 2, day, 7, 0, tzinfo=VN), tick=True):
         result = CliRunner().invoke(main, ["remind"])
     assert result.exit_code == 0, result.output
-    return result.output.strip()
+    return result.output.splitlines()[0]
 
 
 def notices(maildir: Path) -> Counter[tuple[str, str]]:

@@ -1,0 +1,138 @@
+"""Consolidation: when a unit's units have all reported, or its own deadline has come, its BÁO CÁO is drafted.
+
+The BÁO CÁO is a letter of kind 'report': approved by the unit's approvers (numbered BC in its register),
+sent up by e-mail like any letter, and once the level above has it, it counts as the unit's own report.
+Functions take the session; the caller commits.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chidao.reporting import latest, local_date, record_report
+from db import events
+from db.cascades import get_cascade, inputs_of, letter_content, store_letter
+from db.models import LetterRecord, Report, ReportRequest
+from letters.derive import Citation
+from letters.plan import Draft
+from reports.consolidate import Received, consolidated, summary
+
+
+def received_by(session: Session, letter: LetterRecord) -> list[Received]:
+    """Each recipient of a letter and what it sent up, in the letter's recipient order."""
+    _, hierarchy = inputs_of(session, get_cascade(session, letter.cascade_id))
+    requests = {
+        r.unit_code: r for r in session.scalars(select(ReportRequest).where(ReportRequest.letter_id == letter.id))
+    }
+    out = []
+    for code in letter_content(letter).recipient_units:
+        request = requests.get(code)
+        name = hierarchy.unit(code).name
+        if request is None or request.status == "open":
+            out.append(Received(code, name, "missing"))
+            continue
+        first = session.scalar(select(Report.submitted_at).where(Report.request_id == request.id, Report.version == 1))
+        out.append(
+            Received(code, name, request.status, local_date(first) if first else None, latest(session, request.id))
+        )
+    return out
+
+
+def draft_report(session: Session, letter: LetterRecord, today: date, actor: str = "chidao") -> LetterRecord:
+    """The BÁO CÁO of the unit that wrote `letter`, drafted from what its recipients sent (once)."""
+    cascade = get_cascade(session, letter.cascade_id)
+    directive, hierarchy = inputs_of(session, cascade)
+    above = session.get(LetterRecord, letter.parent_id) if letter.parent_id else None
+    received = received_by(session, letter)
+    content = consolidated(
+        directive,
+        hierarchy,
+        letter.unit_code,
+        Citation.of(letter_content(above)) if above else None,
+        Citation.of(letter_content(letter)),
+        received,
+        today,
+    )
+    record, _ = store_letter(
+        session,
+        cascade,
+        Draft(content, above.unit_code if above else None, letter.depth),
+        above.id if above else None,
+        hierarchy,
+        actor,
+        kind="report",
+    )
+    return record
+
+
+def ready_to_consolidate(session: Session, cascade_id: int, today: date) -> list[LetterRecord]:
+    """Sent letters whose writer has no BÁO CÁO yet, and whose recipients have all reported or whose
+    writer's own deadline has come."""
+    directive, _ = inputs_of(session, get_cascade(session, cascade_id))
+    written = session.scalars(
+        select(LetterRecord).where(
+            LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "letter", LetterRecord.status == "sent"
+        )
+    ).all()
+    done = set(
+        session.scalars(
+            select(LetterRecord.unit_code).where(LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "report")
+        )
+    )
+    ready = []
+    for letter in written:
+        if letter.unit_code in done:
+            continue
+        requests = session.scalars(select(ReportRequest).where(ReportRequest.letter_id == letter.id)).all()
+        if not requests:
+            continue
+        all_in = all(r.status != "open" for r in requests)
+        own = session.scalar(
+            select(ReportRequest.due).where(
+                ReportRequest.cascade_id == cascade_id, ReportRequest.unit_code == letter.unit_code
+            )
+        )
+        own_due = own if letter.depth else (directive.report.due if isinstance(directive.report.due, date) else None)
+        if all_in or (own_due is not None and today >= own_due):
+            ready.append(letter)
+    return ready
+
+
+def consolidate(session: Session, cascade_id: int, today: date, actor: str = "chidao") -> list[LetterRecord]:
+    """Draft every BÁO CÁO that is due now; returns the new drafts."""
+    return [draft_report(session, letter, today, actor) for letter in ready_to_consolidate(session, cascade_id, today)]
+
+
+def consolidate_all(session: Session, today: date, actor: str = "chidao") -> list[LetterRecord]:
+    """consolidate() for every cascade with letters out."""
+    cascades = session.scalars(select(LetterRecord.cascade_id).where(LetterRecord.status == "sent").distinct()).all()
+    return [record for cascade_id in sorted(cascades) for record in consolidate(session, cascade_id, today, actor)]
+
+
+def report_went_up(session: Session, record: LetterRecord) -> None:
+    """A BÁO CÁO the level above has accepted is the unit's report on the letter it received."""
+    request = session.scalar(
+        select(ReportRequest).where(
+            ReportRequest.cascade_id == record.cascade_id, ReportRequest.unit_code == record.unit_code
+        )
+    )
+    if request is None:  # the issuer's report to its own superior ends the cascade
+        events.record(
+            session, record.cascade_id, "cascade.reported", "chidao", {"report": record.id}, letter_id=record.id
+        )
+        return
+    if request.status != "open":
+        return
+    own = session.scalar(
+        select(LetterRecord).where(
+            LetterRecord.cascade_id == record.cascade_id,
+            LetterRecord.unit_code == record.unit_code,
+            LetterRecord.kind == "letter",
+        )
+    )
+    received = received_by(session, own) if own else []
+    content = summary(letter_content(record), received)
+    record_report(session, request, f"{record.unit_code}:bao-cao-{record.id}", content, record.markdown)

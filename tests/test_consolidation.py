@@ -1,0 +1,85 @@
+"""Consolidated reports (BÁO CÁO) up the levels: who reported, on time or late, who did not; figures summed."""
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import time_machine
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from chidao import approval, reporting
+from chidao.cli import main
+from chidao.dispatch import dispatch
+from db.cascades import letter_content
+from db.engine import transaction
+from db.models import Event, LetterRecord, ReportRequest
+from mail.smtp import SmtpConfig
+from reports.content import ReportContent
+from tests.steps import send_down
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def report_of(url: str, unit: str) -> LetterRecord:
+    with transaction(url) as session:
+        return session.scalars(
+            select(LetterRecord).where(LetterRecord.unit_code == unit, LetterRecord.kind == "report")
+        ).one()
+
+
+def sign_and_send(url: str, smtp_url: str, record_id: int, who: str, day: int) -> None:
+    with time_machine.travel(datetime(2024, 2, day, 9, tzinfo=VN), tick=True), transaction(url) as session:
+        approval.approve(session, record_id, who, on=date(2024, 2, day))
+    with time_machine.travel(datetime(2024, 2, day, 9, 30, tzinfo=VN), tick=True):
+        assert dispatch(url, SmtpConfig.from_url(smtp_url), [record_id]).count("sent") == 1
+
+
+def test_reports_consolidate_level_by_level_up_to_the_committee(
+    chidao_env: str, dated_directive: Path, sink: Path, smtp_url: str
+) -> None:
+    send_down(chidao_env, smtp_url, dated_directive)  # 5/2: the department's and Đông's letters out
+    with transaction(chidao_env) as session:
+        for unit, day, figures, difficulty in (("90101", 6, 3, "Thiếu loa"), ("90102", 15, 2, None)):
+            request = reporting.find_request(session, cascade_id=1, unit=unit)
+            content = ReportContent(
+                done=f"{unit} đã tuyên truyền.",
+                figures={"tin bài": figures},
+                difficulties=(difficulty,) if difficulty else (),
+            )
+            reporting.submit(session, request, f"x{unit}-vp", content, "…", at=datetime(2024, 2, day, 3, tzinfo=UTC))
+
+    drafted = CliRunner().invoke(main, ["reports", "consolidate", "1", "--at", "2024-02-16"])
+    assert drafted.output.splitlines() == ["Consolidated report 4 of 901.P drafted; it waits for approval."]
+    district = report_of(chidao_env, "901.P")
+    text = district.markdown
+    assert "**BÁO CÁO**" in text and "Kính gửi: Sở Văn hóa và Thông tin." in text
+    assert "Đã báo cáo đúng hạn: 1/4 đơn vị (UBND xã Đông An (06/02/2024))." in text
+    assert "Báo cáo muộn: 1/4 đơn vị (UBND thị trấn Đông Hà (15/02/2024))." in text
+    assert "Chưa báo cáo: 2/4 đơn vị (Bưu điện huyện Đông, Trung tâm Văn hóa, Thể thao và Truyền thông)." in text
+    assert "- tin bài: 5" in text and "- UBND xã Đông An: Thiếu loa" in text
+
+    sign_and_send(chidao_env, smtp_url, district.id, "p901-tp", 16)
+    district = report_of(chidao_env, "901.P")
+    assert letter_content(district).reference == "02/BC-VHTT"  # the office's register: 01 was its letter
+    with transaction(chidao_env) as session:
+        own = session.scalars(select(ReportRequest).where(ReportRequest.unit_code == "901.P")).one()
+        assert own.status == "received"  # the BÁO CÁO, once the department has it, is Đông's report
+
+    CliRunner().invoke(main, ["reports", "consolidate", "1", "--at", "2024-02-20"])
+    department = report_of(chidao_env, "90.S").markdown
+    assert "Kính gửi: Ủy ban nhân dân tỉnh Mẫu." in department
+    assert "Đã báo cáo đúng hạn: 1/6 đơn vị (Phòng Văn hóa và Thông tin (16/02/2024))." in department
+    assert (
+        "Chưa báo cáo: 5/6 đơn vị (Đài Phát thanh tỉnh Mẫu, Báo Mẫu, Bưu điện tỉnh Mẫu, Viễn thông Mẫu, "
+        "Phòng Văn hóa và Thông tin)." in department
+    )
+    assert "Thực hiện Kế hoạch số 220/KH-UBND ngày 20/11/2023 của UBND tỉnh" in department
+    assert "- tin bài: 5" in department  # Đông's figures carried up
+
+    sign_and_send(chidao_env, smtp_url, report_of(chidao_env, "90.S").id, "so-gd", 20)
+    with transaction(chidao_env) as session:
+        kinds = [e.kind for e in session.scalars(select(Event).order_by(Event.id))]
+    assert kinds[-1] == "cascade.reported"
+    again = CliRunner().invoke(main, ["reports", "consolidate", "1", "--at", "2024-02-21"])
+    assert again.output == ""  # nothing drafted twice
