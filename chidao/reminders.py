@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import Message
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,9 @@ from mail.message import plain_message
 from mail.smtp import Sender, SmtpConfig
 
 SENDING_LEASE = timedelta(minutes=10)
+# No directive reminds more than 30 working days ahead (letters.directive.Report): 60 calendar days
+# cover that even across Tết, so requests due later are not read at all.
+HORIZON = timedelta(days=60)
 
 
 @dataclass
@@ -64,31 +67,36 @@ def _kinds(directive: Directive, due: date, today: date) -> list[str]:
     return kinds
 
 
-def plan_notices(session: Session, today: date) -> list[Notice]:
-    """Reserve today's notices: insert each (request, kind) not sent before; return the reserved ones."""
-    horizon_rows = (
-        session.execute(
-            select(
-                ReportRequest.id,
-                ReportRequest.cascade_id,
-                ReportRequest.unit_code,
-                ReportRequest.issuer_code,
-                ReportRequest.due,
-            )
-            .where(ReportRequest.status == "open", ReportRequest.due.is_not(None))
-            .order_by(ReportRequest.due, ReportRequest.id)
+def due_requests(today: date) -> Select[int, int, str, str, date | None]:
+    """Open requests close enough to their deadline (or past it) to be owed a notice: read through the
+    (status, due) index, nothing due beyond the horizon."""
+    return (
+        select(
+            ReportRequest.id,
+            ReportRequest.cascade_id,
+            ReportRequest.unit_code,
+            ReportRequest.issuer_code,
+            ReportRequest.due,
         )
-    ).all()
+        .where(ReportRequest.status == "open", ReportRequest.due <= today + HORIZON)
+        .order_by(ReportRequest.due, ReportRequest.id)
+    )
+
+
+def plan_notices(session: Session, today: date) -> list[Notice]:
+    """Today's notices for every open request, before checking which went out already."""
     inputs: dict[int, tuple[Directive, Hierarchy]] = {}
+    kinds: dict[tuple[int, date], list[str]] = {}  # thousands of requests share a deadline
     wanted: list[Notice] = []
-    for request_id, cascade_id, unit, issuer, due in horizon_rows:
+    for request_id, cascade_id, unit, issuer, due in session.execute(due_requests(today)).all():
+        assert due is not None  # the query compares it
         if cascade_id not in inputs:
             inputs[cascade_id] = inputs_of(session, get_cascade(session, cascade_id))
         directive, hierarchy = inputs[cascade_id]
-        if not directive.report.calendar().is_working_day(today):
-            continue  # nobody is chased on a day off (the issuer's own days off included)
-        assert due is not None  # filtered by the query
-        for kind in _kinds(directive, due, today):
+        if (cascade_id, due) not in kinds:
+            working = directive.report.calendar().is_working_day(today)  # nobody is chased on a day off
+            kinds[cascade_id, due] = _kinds(directive, due, today) if working else []
+        for kind in kinds[cascade_id, due]:
             to = hierarchy.unit(issuer if kind == "escalation" else unit).email
             wanted.append(Notice(request_id, kind, unit, to))
     return wanted
