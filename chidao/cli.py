@@ -521,6 +521,33 @@ def _consolidate_due(cascade_id: int | None, day: date | None = None) -> None:
             click.echo(f"Consolidated report {record.id} of {record.unit_code} drafted; it waits for approval.")
 
 
+@reports.command("request")
+@click.argument("cascade_id", type=int)
+@click.option("--due", required=True, type=click.DateTime(["%Y-%m-%d"]), help="The issuer's own deadline")
+@click.option("--as", "user", required=True, help="An approver of the cascade's issuing unit")
+def reports_request(cascade_id: int, due: Any, user: str) -> None:
+    """Ask for the reports of a directive that said 'on request': every level gets its deadline and a notice."""
+    from datetime import UTC, datetime
+
+    from chidao.approval import NotAllowed, record_refusal, today
+    from chidao.dispatch import smtp_config
+    from chidao.reminders import demand
+    from db.engine import transaction
+
+    if due.date() < today():
+        fail(f"--due {due:%d/%m/%Y} has already passed", 2)
+    url = _database()
+    try:
+        with clear_errors():
+            notices = demand(url, smtp_config(), cascade_id, user, due.date(), datetime.now(UTC))
+    except NotAllowed as refused:
+        with transaction(url) as session:
+            record_refusal(session, refused)
+        fail(f"refused: {refused}")
+    sent = sum(1 for n in notices if n.status == "sent")
+    click.echo(f"Reports asked for by {due:%d/%m/%Y}: {len(notices)} unit(s) given their deadline, {sent} notified.")
+
+
 @reports.command("consolidate")
 @click.argument("cascade_id", type=int)
 @click.option("--at", type=click.DateTime(["%Y-%m-%d"]), help="As of this day (default: today in Vietnam)")

@@ -102,6 +102,55 @@ def plan_notices(session: Session, today: date) -> list[Notice]:
     return wanted
 
 
+def demand(url: str, config: SmtpConfig, cascade_id: int, user: str, due: date, at: datetime) -> list[Notice]:
+    """A report asked for on a directive that said 'on request': every open request of the cascade gets
+    its level's deadline (due, less lead_days per level below the issuer) and one notice, as a letter
+    would carry it down. Only the issuer's approvers may ask."""
+    from chidao.approval import NotAllowed, approvers_of
+
+    notices: list[Notice] = []
+    with transaction(url) as session:
+        cascade = get_cascade(session, cascade_id)
+        directive, hierarchy = inputs_of(session, cascade)
+        allowed = approvers_of(hierarchy, cascade.issuer_code)
+        root = session.scalars(
+            select(LetterRecord).where(
+                LetterRecord.cascade_id == cascade_id, LetterRecord.depth == 0, LetterRecord.kind == "letter"
+            )
+        ).one()
+        if user not in allowed:
+            raise NotAllowed(user, root, "ask for the reports of", allowed)
+        report = directive.report.model_copy(update={"due": due})
+        depths = {
+            letter_id: depth
+            for letter_id, depth in session.execute(
+                select(LetterRecord.id, LetterRecord.depth).where(
+                    LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "letter"
+                )
+            ).all()
+        }
+        for request in session.scalars(
+            select(ReportRequest).where(
+                ReportRequest.cascade_id == cascade_id, ReportRequest.status == "open", ReportRequest.due.is_(None)
+            )
+        ):
+            request.due = report.due_for(depths[request.letter_id])
+            to = hierarchy.unit(request.unit_code).email
+            session.add(Reminder(request_id=request.id, kind="demand", to_email=to))
+            notices.append(Notice(request.id, "demand", request.unit_code, to))
+        events.record(
+            session,
+            cascade_id,
+            "report.demanded",
+            user,
+            {"due": due.isoformat(), "requests": len(notices)},
+            letter_id=root.id,
+            at=at,
+        )
+    asyncio.run(_send(url, config, notices, at))
+    return notices
+
+
 def sweep(url: str, config: SmtpConfig, at: datetime) -> SweepReport:
     """One sweep at the given moment: reserve, then send, the reminders and escalations owed."""
     today = local_date(at)
@@ -144,7 +193,7 @@ async def _send(url: str, config: SmtpConfig, notices: list[Notice], at: datetim
                 ).one()
                 row.status = notice.status
                 request = session.get_one(ReportRequest, notice.request_id)
-                kind = "escalation.sent" if notice.kind == "escalation" else "reminder.sent"
+                kind = {"escalation": "escalation.sent", "demand": "demand.sent"}.get(notice.kind, "reminder.sent")
                 events.record(
                     session,
                     request.cascade_id,
@@ -171,7 +220,14 @@ def _compose(
     assert request.due is not None
     due = short_date(request.due)
     cited = f"Công văn số {reference} về việc {subject}"
-    if notice.kind == "due_soon":
+    if notice.kind == "demand":
+        title = f"Yêu cầu báo cáo trước ngày {due}"
+        body = (
+            f"Kính gửi: {unit.name}.\n\n{issuer.name} đề nghị báo cáo kết quả thực hiện {cited} "
+            f"về {issuer.self_name} trước ngày {due}.\n"
+        )
+        to_name = unit.name
+    elif notice.kind == "due_soon":
         title = f"Nhắc báo cáo: hạn {due}"
         body = (
             f"Kính gửi: {unit.name}.\n\n{issuer.name} nhắc: báo cáo kết quả thực hiện {cited} "

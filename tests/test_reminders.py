@@ -2,7 +2,7 @@
 
 import threading
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -136,3 +136,28 @@ def test_a_notice_left_sending_by_a_crash_goes_out_after_its_lease(
     assert notices(sink)[("x90101@mau.example", "due_soon")] == 1
     with transaction(chidao_env) as session:
         assert session.scalars(select(Reminder.status).where(Reminder.request_id == request.id)).all() == ["sent"]
+
+
+def test_reports_asked_for_later_cascade_their_deadlines_down(
+    chidao_env: str, mini_directive: Path, sink: Path, smtp_url: str
+) -> None:
+    from db.models import ReportRequest
+
+    send_down(chidao_env, smtp_url, mini_directive)  # the directive says "on request": no deadlines yet
+    with transaction(chidao_env) as session:
+        assert {r.due for r in session.scalars(select(ReportRequest))} == {None}
+    with time_machine.travel(datetime(2024, 2, 6, 9, tzinfo=VN), tick=True):
+        refused = CliRunner().invoke(main, ["reports", "request", "1", "--due", "2024-02-20", "--as", "p901-tp"])
+        assert refused.exit_code == 1 and "refused: 'p901-tp' may not ask for the reports of" in refused.stderr
+        asked = CliRunner().invoke(main, ["reports", "request", "1", "--due", "2024-02-20", "--as", "so-gd"])
+    assert asked.output.strip() == "Reports asked for by 20/02/2024: 10 unit(s) given their deadline, 10 notified."
+    with transaction(chidao_env) as session:
+        dues = {r.unit_code: r.due for r in session.scalars(select(ReportRequest))}
+    assert dues["901.P"] == date(2024, 2, 16) and dues["90101"] == date(2024, 2, 7)  # level by level, across Tết
+    got = notices(sink)
+    assert sum(got.values()) == 0  # demands are their own kind of notice, counted below
+    demands = [
+        m for m in messages(sink) if "Yêu cầu báo cáo" in str(message_from_bytes(m, policy=policy.default)["Subject"])
+    ]
+    assert len(demands) == 10
+    assert remind_on(15).startswith("Sweep of 15/02/2024: 6 reminder(s) before the deadline, 4 overdue")
