@@ -184,15 +184,20 @@ def refresh_children(session: Session, parent: LetterRecord, hierarchy: Hierarch
 
 
 def regenerate(session: Session, letter_id: int, user: str) -> LetterRecord:
-    """Derive an open letter afresh from the directive and the letter above, dropping any edit."""
+    """Derive an open letter afresh from the directive and the letter above (a BÁO CÁO: from the reports
+    received so far), dropping any edit."""
     letter = get_letter(session, letter_id)
     hierarchy = _authorise(session, letter, user, "regenerate")
     if letter.status not in OPEN:
         raise ApprovalError(f"letter {letter.id} is already {letter.status}; it cannot be regenerated")
     cascade = get_cascade(session, letter.cascade_id)
     directive, _ = inputs_of(session, cascade)
-    if letter.parent_id is None:
-        fresh: Letter | None = root_letter(directive, hierarchy, cascade.draft_date)
+    if letter.kind == "report":  # a BÁO CÁO: rebuilt from the reports in hand now, late ones included
+        from chidao.consolidation import own_letter, report_content
+
+        fresh: Letter | None = report_content(session, own_letter(session, letter), today())
+    elif letter.parent_id is None:
+        fresh = root_letter(directive, hierarchy, cascade.draft_date)
     else:
         cite = Citation.of(letter_content(session.get_one(LetterRecord, letter.parent_id)))
         fresh = derived_letter(directive, hierarchy, letter.unit_code, cite, cascade.draft_date)

@@ -16,6 +16,7 @@ from chidao.reporting import latest, local_date, record_report
 from db import events
 from db.cascades import get_cascade, inputs_of, letter_content, store_letter
 from db.models import LetterRecord, Report, ReportRequest
+from letters.content import Letter
 from letters.derive import Citation
 from letters.plan import Draft
 from reports.consolidate import Received, consolidated, summary
@@ -41,21 +42,38 @@ def received_by(session: Session, letter: LetterRecord) -> list[Received]:
     return out
 
 
-def draft_report(session: Session, letter: LetterRecord, today: date, actor: str = "chidao") -> LetterRecord:
-    """The BÁO CÁO of the unit that wrote `letter`, drafted from what its recipients sent (once)."""
-    cascade = get_cascade(session, letter.cascade_id)
-    directive, hierarchy = inputs_of(session, cascade)
+def report_content(session: Session, letter: LetterRecord, today: date) -> Letter:
+    """The BÁO CÁO of the unit that wrote `letter`, from what its recipients have sent so far."""
+    directive, hierarchy = inputs_of(session, get_cascade(session, letter.cascade_id))
     above = session.get(LetterRecord, letter.parent_id) if letter.parent_id else None
-    received = received_by(session, letter)
-    content = consolidated(
+    return consolidated(
         directive,
         hierarchy,
         letter.unit_code,
         Citation.of(letter_content(above)) if above else None,
         Citation.of(letter_content(letter)),
-        received,
+        received_by(session, letter),
         today,
     )
+
+
+def own_letter(session: Session, report: LetterRecord) -> LetterRecord:
+    """The letter whose recipients a BÁO CÁO consolidates: its unit's letter in the same cascade."""
+    return session.scalars(
+        select(LetterRecord).where(
+            LetterRecord.cascade_id == report.cascade_id,
+            LetterRecord.unit_code == report.unit_code,
+            LetterRecord.kind == "letter",
+        )
+    ).one()
+
+
+def draft_report(session: Session, letter: LetterRecord, today: date, actor: str = "chidao") -> LetterRecord:
+    """The BÁO CÁO of the unit that wrote `letter`, drafted from what its recipients sent (once)."""
+    cascade = get_cascade(session, letter.cascade_id)
+    _, hierarchy = inputs_of(session, cascade)
+    above = session.get(LetterRecord, letter.parent_id) if letter.parent_id else None
+    content = report_content(session, letter, today)
     record, _ = store_letter(
         session,
         cascade,

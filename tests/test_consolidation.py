@@ -83,3 +83,22 @@ def test_reports_consolidate_level_by_level_up_to_the_committee(
     assert kinds[-1] == "cascade.reported"
     again = CliRunner().invoke(main, ["reports", "consolidate", "1", "--at", "2024-02-21"])
     assert again.output == ""  # nothing drafted twice
+
+
+def test_a_report_arriving_after_the_draft_is_taken_in_when_it_is_regenerated(
+    chidao_env: str, dated_directive: Path, sink: Path, smtp_url: str
+) -> None:
+    send_down(chidao_env, smtp_url, dated_directive)
+    CliRunner().invoke(main, ["reports", "consolidate", "1", "--at", "2024-02-16"])
+    draft = report_of(chidao_env, "901.P")
+    assert "Chưa báo cáo: 4/4 đơn vị" in draft.markdown
+    with transaction(chidao_env) as session:
+        request = reporting.find_request(session, cascade_id=1, unit="90101")
+        reporting.submit(
+            session, request, "x90101-vp", ReportContent(done="Đã làm."), "…", at=datetime(2024, 2, 16, 8, tzinfo=UTC)
+        )
+    with time_machine.travel(datetime(2024, 2, 16, 10, tzinfo=VN), tick=True):
+        result = CliRunner().invoke(main, ["letters", "regenerate", str(draft.id), "--as", "p901-tp"])
+    assert result.exit_code == 0, result.output
+    fresh = report_of(chidao_env, "901.P").markdown
+    assert "Báo cáo muộn: 1/4 đơn vị (UBND xã Đông An (16/02/2024))." in fresh and "Chưa báo cáo: 3/4 đơn vị" in fresh
