@@ -645,6 +645,52 @@ def reports_status(cascade_id: int, at: Any, as_json: bool, fmt: str, output: st
         click.echo(f"  {u.name} ({u.code}): due {u.due}, {u.days_late} working day(s) late")
 
 
+# --- audit -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("cascade_id", type=int)
+@click.option("--verify", "check", is_flag=True, help="Check the hash chain, the letters and the messages")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def replay(cascade_id: int, check: bool, fmt: str) -> None:
+    """A cascade's history from its event log; with --verify, proof that the record was not changed."""
+    from zoneinfo import ZoneInfo
+
+    from chidao.audit import timeline, verify
+    from db.engine import transaction
+
+    zone = ZoneInfo(settings().timezone)
+    with clear_errors(), transaction(_database()) as session:
+        events = [
+            {
+                "seq": e.seq,
+                "at": e.at.astimezone(zone).isoformat(timespec="seconds"),
+                "actor": e.actor,
+                "kind": e.kind,
+                "letter": e.letter_id,
+                "flow_run": e.flow_run_id,
+                "payload": json.loads(e.payload),
+            }
+            for e in timeline(session, cascade_id)
+        ]
+        problems = [str(p) for p in verify(session, cascade_id)] if check else []
+    if fmt == "json":
+        emit_json(
+            {"cascade": cascade_id, "events": events}
+            | ({"verified": not problems, "problems": problems} if check else {})
+        )
+    else:
+        for e in events:
+            when = e["at"].replace("T", " ")[:16]
+            letter = f" letter {e['letter']}" if e["letter"] else ""
+            click.echo(f"{e['seq']:>5}  {when}  {e['actor']:<24} {e['kind']:<18}{letter}")
+    if check:
+        if problems:
+            click.echo(f"error: the record of cascade {cascade_id} does not hold: {problems[0]}", err=True)
+            sys.exit(1)
+        click.echo(f"Verified: {len(events)} events in an unbroken chain; every letter is its recorded text.")
+
+
 # --- mail --------------------------------------------------------------------------------------
 
 
