@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -80,3 +81,67 @@ def _recorded_hashes(session: Session, cascade_id: int) -> dict[int, str]:
         if event.kind == "letter.approved" and event.letter_id is not None:
             out[event.letter_id] = json.loads(event.payload)["sha256"]
     return out
+
+
+@dataclass
+class StateAt:
+    """A cascade as it stood at a moment, rebuilt from its events alone."""
+
+    at: str
+    letters: dict[str, str]  # unit -> drafted, approved, rejected, sent
+    received: list[str]  # units a letter had reached
+    reported: dict[str, str]  # unit -> on time, late
+    overdue: list[str]  # units past their deadline without a report
+
+    def to_data(self) -> dict[str, object]:
+        return {
+            "at": self.at,
+            "letters": self.letters,
+            "received": self.received,
+            "reported": self.reported,
+            "overdue": self.overdue,
+        }
+
+
+def state_at(session: Session, cascade_id: int, moment: datetime) -> StateAt:
+    """Replay the events up to `moment`: which letters existed in which state, who had received, who had
+    reported, what was overdue (by the deadline each request recorded)."""
+    from chidao.reporting import local_date
+
+    letters: dict[str, str] = {}
+    recipients: dict[int, int] = {}
+    delivered: dict[int, int] = {}
+    received: list[str] = []
+    due: dict[str, str | None] = {}
+    reported: dict[str, str] = {}
+    for event in history(session, cascade_id):
+        if event.at > moment:
+            break
+        payload = json.loads(event.payload)
+        if event.kind in ("letter.drafted", "report.drafted") and event.letter_id is not None:
+            recipients[event.letter_id] = payload.get("recipients", 0)
+            letters[_label(payload["unit"], event.kind)] = "drafted"
+        elif event.kind in ("letter.approved", "letter.rejected", "letter.regenerated") and event.letter_id:
+            key = _key(session, event.letter_id)
+            letters[key] = {"letter.approved": "approved", "letter.rejected": "rejected"}.get(event.kind, "drafted")
+        elif event.kind == "message.sent" and event.letter_id is not None:
+            delivered[event.letter_id] = delivered.get(event.letter_id, 0) + 1
+            if delivered[event.letter_id] >= recipients.get(event.letter_id, 0):
+                letters[_key(session, event.letter_id)] = "sent"
+            received.append(payload["unit"])
+        elif event.kind == "report.requested":
+            due[payload["unit"]] = payload["due"]
+        elif event.kind == "report.submitted":
+            reported[payload["unit"]] = "late" if payload["late"] else "on time"
+    today = local_date(moment).isoformat()
+    overdue = sorted(unit for unit, day in due.items() if day is not None and day < today and unit not in reported)
+    return StateAt(moment.isoformat(timespec="seconds"), letters, received, reported, overdue)
+
+
+def _label(unit: str, kind: str) -> str:
+    return unit if kind == "letter.drafted" else f"{unit} (báo cáo)"
+
+
+def _key(session: Session, letter_id: int) -> str:
+    letter = session.get_one(LetterRecord, letter_id)
+    return letter.unit_code if letter.kind == "letter" else f"{letter.unit_code} (báo cáo)"

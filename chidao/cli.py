@@ -651,15 +651,34 @@ def reports_status(cascade_id: int, at: Any, as_json: bool, fmt: str, output: st
 @main.command()
 @click.argument("cascade_id", type=int)
 @click.option("--verify", "check", is_flag=True, help="Check the hash chain, the letters and the messages")
+@click.option(
+    "--at", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), help="The state at this moment (Vietnam time)"
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def replay(cascade_id: int, check: bool, fmt: str) -> None:
-    """A cascade's history from its event log; with --verify, proof that the record was not changed."""
+def replay(cascade_id: int, check: bool, at: Any, fmt: str) -> None:
+    """A cascade's history from its event log; --at, its state then; --verify, proof the record holds."""
     from zoneinfo import ZoneInfo
 
-    from chidao.audit import timeline, verify
+    from chidao.audit import state_at, timeline, verify
     from db.engine import transaction
 
     zone = ZoneInfo(settings().timezone)
+    if at is not None:
+        moment = at.replace(tzinfo=zone)
+        with clear_errors(), transaction(_database()) as session:
+            timeline(session, cascade_id)  # an unknown cascade is one clear error
+            state = state_at(session, cascade_id, moment)
+        if fmt == "json":
+            emit_json(state.to_data())
+            return
+        click.echo(f"Cascade {cascade_id} at {moment:%d/%m/%Y %H:%M}:")
+        for unit, status in state.letters.items():
+            click.echo(f"  {unit:<22} {status}")
+        click.echo(
+            f"  reached: {len(state.received)} unit(s); reported: {len(state.reported)} "
+            f"({sum(v == 'late' for v in state.reported.values())} late); overdue: {', '.join(state.overdue) or 'none'}"
+        )
+        return
     with clear_errors(), transaction(_database()) as session:
         events = [
             {

@@ -63,3 +63,34 @@ def test_tampering_is_caught_and_named(cascade: str, statement: str, named: str)
     result = verify()
     assert result.exit_code == 1
     assert f"error: the record of cascade 1 does not hold: {named}" in result.stderr
+
+
+def test_the_state_at_a_moment_is_what_was_observed_then(
+    chidao_env: str, dated_directive: Path, sink: Path, smtp_url: str
+) -> None:
+    import json
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    from chidao import reporting
+    from reports.content import ReportContent
+
+    with time_machine.travel(datetime(2024, 2, 5, 9, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")), tick=True):
+        send_down(chidao_env, smtp_url, dated_directive)
+    content = ReportContent(done="Đã tuyên truyền.")
+    with transaction(chidao_env) as session:
+        for unit, day in (("90101", 6), ("90102", 15)):
+            request = reporting.find_request(session, cascade_id=1, unit=unit)
+            reporting.submit(session, request, f"x{unit}-vp", content, "…", at=datetime(2024, 2, day, 3, tzinfo=UTC))
+
+    observed = json.loads(CliRunner().invoke(main, ["reports", "status", "1", "--at", "2024-02-10", "--json"]).output)
+    then = json.loads(CliRunner().invoke(main, ["replay", "1", "--at", "2024-02-10", "--format", "json"]).output)
+    assert then["letters"] == {"90.S": "sent", "901.P": "sent", "902.P": "drafted"}
+    assert then["reported"] == {"90101": "on time"}  # Đông Hà's report came on 15/02
+    assert then["overdue"] == ["901.BD", "901.TT", "90102"]
+    # The overdue units the status showed on 10/02, less the one that has reported since: the same.
+    assert sorted(u["code"] for u in observed["overdue"] if u["due"] < "2024-02-10") == ["901.BD", "901.TT"]
+    later = json.loads(CliRunner().invoke(main, ["replay", "1", "--at", "2024-02-16", "--format", "json"]).output)
+    assert later["reported"] == {"90101": "on time", "90102": "late"} and "90102" not in later["overdue"]
