@@ -8,15 +8,18 @@ SHA-256, and that every message sent belongs to a letter that was approved.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.cascades import get_cascade, letter_content
+from db.cascades import get_cascade, inputs_of, letter_content
 from db.events import GENESIS, event_hash, history
 from db.models import Event, LetterRecord, RecipientRecord
+from letters.content import Letter
+from letters.derive import Citation, derived_letter, root_letter
 from letters.render import render_markdown, sha256
 
 
@@ -54,6 +57,7 @@ def verify(session: Session, cascade_id: int) -> list[Discrepancy]:
         select(LetterRecord).where(LetterRecord.cascade_id == cascade_id).order_by(LetterRecord.id)
     ).all()
     recorded = _recorded_hashes(session, cascade_id)
+    found += _rederive(session, cascade_id, letters)
     for letter in letters:
         where = f"letter {letter.id} ({letter.unit_code}, {letter.kind})"
         markdown = render_markdown(letter_content(letter))
@@ -71,6 +75,30 @@ def verify(session: Session, cascade_id: int) -> list[Discrepancy]:
     for letter_id, status, unit in sent:
         if status not in ("approved", "sent"):
             found.append(Discrepancy(f"message of letter {letter_id} to {unit}", f"sent but the letter is {status}"))
+    return found
+
+
+def _rederive(session: Session, cascade_id: int, letters: Sequence[LetterRecord]) -> list[Discrepancy]:
+    """Each unedited letter must be exactly what the recorded directive and hierarchy produce, citing the
+    letter above as it stands, with the number and date its approval recorded."""
+    cascade = get_cascade(session, cascade_id)
+    directive, hierarchy = inputs_of(session, cascade)
+    by_id = {letter.id: letter for letter in letters}
+    found = []
+    for letter in letters:
+        if letter.kind != "letter" or letter.generated is not None:
+            continue  # a BÁO CÁO follows the reports; an edited letter carries its recorded diff
+        stored = letter_content(letter)
+        if letter.parent_id is None:
+            expected: Letter | None = root_letter(directive, hierarchy, cascade.draft_date)
+        else:
+            above = Citation.of(letter_content(by_id[letter.parent_id]))
+            expected = derived_letter(directive, hierarchy, letter.unit_code, above, cascade.draft_date)
+        if expected is not None:
+            expected = expected.model_copy(update={"number": stored.number, "issued_on": stored.issued_on})
+        if expected != stored:
+            where = f"letter {letter.id} ({letter.unit_code}, {letter.kind})"
+            found.append(Discrepancy(where, "is not the letter the recorded directive and hierarchy produce"))
     return found
 
 

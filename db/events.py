@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -54,7 +54,7 @@ def record(
     event = Event(
         cascade_id=cascade_id,
         seq=seq,
-        at=at or utcnow(),
+        at=(at or utcnow()).astimezone(UTC),  # hashed as stored: the database hands it back in UTC
         actor=actor,
         kind=kind,
         letter_id=letter_id,

@@ -94,3 +94,40 @@ def test_the_state_at_a_moment_is_what_was_observed_then(
     assert sorted(u["code"] for u in observed["overdue"] if u["due"] < "2024-02-10") == ["901.BD", "901.TT"]
     later = json.loads(CliRunner().invoke(main, ["replay", "1", "--at", "2024-02-16", "--format", "json"]).output)
     assert later["reported"] == {"90101": "on time", "90102": "late"} and "90102" not in later["overdue"]
+
+
+def test_a_letter_doctored_consistently_is_caught_by_deriving_it_again(cascade: str) -> None:
+    """Content, text and SHA-256 changed together: only re-deriving the letter shows it is not the real one."""
+    from db.cascades import letter_content
+    from db.models import LetterRecord
+    from letters.render import render_markdown, sha256
+
+    with transaction(cascade) as session:
+        letter = session.query(LetterRecord).filter_by(unit_code="902.P").one()  # still a draft: no approval record
+        content = letter_content(letter)
+        first = content.sections[0]
+        changed = first.model_copy(update={"items": ("Không cần tuyên truyền.", *first.items[1:])})
+        doctored = content.model_copy(update={"sections": (changed, *content.sections[1:])})
+        assert doctored != content
+        markdown = render_markdown(doctored)
+        letter.content, letter.markdown, letter.sha256 = doctored.model_dump_json(), markdown, sha256(markdown)
+    result = verify()
+    assert result.exit_code == 1
+    assert "letter 3 (902.P, letter): is not the letter the recorded directive and hierarchy produce" in result.stderr
+
+
+def test_an_event_recorded_in_vietnam_time_verifies(sqlite_url: str) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from db import events
+    from db.migrate import upgrade
+
+    upgrade(sqlite_url)
+    with transaction(sqlite_url) as session:
+        events.record(
+            session, None, "test", "x", {"a": 1}, at=datetime(2024, 2, 5, 7, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+        )
+    with transaction(sqlite_url) as session:
+        (event,) = events.history(session, None)  # type: ignore[arg-type]
+        assert events.event_hash(event.prev_hash, event) == event.hash

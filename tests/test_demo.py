@@ -42,6 +42,8 @@ def test_demo_drafts_signs_and_delivers_the_seed_cascade(monkeypatch: pytest.Mon
     cao_loc = (out / "1-183.VHTT.md").read_text(encoding="utf-8")
     assert "Số: 01/VHTT" in cao_loc and "Thực hiện Công văn số 01/STTTT-HTS ngày" in cao_loc
     assert (out / "1-183.VHTT.html").exists() and (out / "0-20.STTTT.html").exists()
+    verified = CliRunner().invoke(main, ["replay", "1", "--verify"])
+    assert verified.exit_code == 0, verified.output + verified.stderr
     again = CliRunner().invoke(main, ["demo"])
     assert "0 approved now" in again.output and "Messages: 0 sent" in again.output
     assert "Reports: 0 simulated" in again.output and "sent 0 reminder(s)" in again.output
