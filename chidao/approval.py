@@ -1,7 +1,7 @@
 """Approving, editing and rejecting letters: the head signs, the clerk numbers and dates.
 
-Functions take the session; the caller commits. A refused attempt raises NotAllowed, which the
-caller records with record_refusal() in a transaction of its own (the refused one rolls back).
+Functions take the session; the caller commits. A refused attempt raises NotAllowed (a Refused), which
+the caller records with chidao.refusals.record_refusal() in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chidao.refusals import Refused
 from chidao.settings import settings
 from chidao.sources import InputError, read_source, validate
 from db import events
@@ -38,12 +39,15 @@ class ApprovalError(Exception):
     """An approval action that cannot be done; the message says why."""
 
 
-class NotAllowed(ApprovalError):
+class NotAllowed(Refused):
     def __init__(self, user: str, letter: LetterRecord, action: str, approvers: list[str]) -> None:
-        self.user, self.letter_id, self.cascade_id, self.action = user, letter.id, letter.cascade_id, action
         names = ", ".join(approvers) or "nobody"
         super().__init__(
-            f"{user!r} may not {action} letter {letter.id} of unit {letter.unit_code} (approvers: {names})"
+            f"{user!r} may not {action} letter {letter.id} of unit {letter.unit_code} (approvers: {names})",
+            user=user,
+            cascade_id=letter.cascade_id,
+            action=action,
+            letter_id=letter.id,
         )
 
 
@@ -220,18 +224,6 @@ def reject(session: Session, letter_id: int, user: str, reason: str) -> LetterRe
     letter.status = "rejected"
     events.record(session, letter.cascade_id, "letter.rejected", user, {"reason": reason.strip()}, letter_id=letter.id)
     return letter
-
-
-def record_refusal(session: Session, refused: NotAllowed) -> None:
-    """Log a refused attempt; call it in a transaction of its own."""
-    events.record(
-        session,
-        refused.cascade_id,
-        "attempt.refused",
-        refused.user,
-        {"action": refused.action, "reason": str(refused)},
-        letter_id=refused.letter_id,
-    )
 
 
 def pending(session: Session, user: str | None = None) -> list[LetterRecord]:

@@ -387,21 +387,31 @@ def letters_pending(user: str | None, as_json: bool) -> None:
 # --- approval ----------------------------------------------------------------------------------
 
 
-def _act(action: Callable[[Any], Any]) -> Any:
-    """Run an approval action in its own transaction; a refused one is recorded, then reported."""
-    from chidao.approval import ApprovalError, NotAllowed, record_refusal
+@contextmanager
+def refusals(url: str) -> Iterator[None]:
+    """A refused attempt is logged in a transaction of its own, then reported; other action errors reported."""
+    from chidao.approval import ApprovalError
+    from chidao.refusals import Refused, record_refusal
+    from chidao.reporting import ReportError
     from db.engine import transaction
 
-    url = _database()
     try:
-        with clear_errors(), transaction(url) as session:
-            return action(session)
-    except NotAllowed as refused:
+        yield
+    except Refused as refused:
         with transaction(url) as session:
             record_refusal(session, refused)
         fail(f"refused: {refused}")
-    except ApprovalError as exc:
+    except (ApprovalError, ReportError) as exc:
         fail(str(exc))
+
+
+def _act(action: Callable[[Any], Any]) -> Any:
+    """Run an approval action in its own transaction."""
+    from db.engine import transaction
+
+    url = _database()
+    with refusals(url), clear_errors(), transaction(url) as session:
+        return action(session)
 
 
 @main.command()
@@ -491,19 +501,12 @@ def reports_submit(file: str, user: str, request_id: int | None, cascade_id: int
     with clear_errors():
         content, source = load_report(file)
     url = _database()
-    try:
-        with transaction(url) as session:
-            request = reporting.find_request(session, request_id, cascade_id, unit)
-            report = reporting.submit(session, request, user, content, source)
-            state = "late" if report.late else "on time"
-            kind = "Report" if report.version == 1 else f"Correction (version {report.version})"
-            message = f"{kind} of {request.unit_code} received {state} for request {request.id}."
-    except reporting.NotReporter as refused:
-        with transaction(url) as session:
-            reporting.record_refusal(session, refused)
-        fail(f"refused: {refused}")
-    except reporting.ReportError as exc:
-        fail(str(exc))
+    with refusals(url), transaction(url) as session:
+        request = reporting.find_request(session, request_id, cascade_id, unit)
+        report = reporting.submit(session, request, user, content, source)
+        state = "late" if report.late else "on time"
+        kind = "Report" if report.version == 1 else f"Correction (version {report.version})"
+        message = f"{kind} of {request.unit_code} received {state} for request {request.id}."
     click.echo(message)
     _consolidate_due(None)
 
@@ -529,21 +532,15 @@ def reports_request(cascade_id: int, due: Any, user: str) -> None:
     """Ask for the reports of a directive that said 'on request': every level gets its deadline and a notice."""
     from datetime import UTC, datetime
 
-    from chidao.approval import NotAllowed, record_refusal, today
+    from chidao.approval import today
     from chidao.dispatch import smtp_config
     from chidao.reminders import demand
-    from db.engine import transaction
 
     if due.date() < today():
         fail(f"--due {due:%d/%m/%Y} has already passed", 2)
     url = _database()
-    try:
-        with clear_errors():
-            notices = demand(url, smtp_config(), cascade_id, user, due.date(), datetime.now(UTC))
-    except NotAllowed as refused:
-        with transaction(url) as session:
-            record_refusal(session, refused)
-        fail(f"refused: {refused}")
+    with refusals(url), clear_errors():
+        notices = demand(url, smtp_config(), cascade_id, user, due.date(), datetime.now(UTC))
     sent = sum(1 for n in notices if n.status == "sent")
     click.echo(f"Reports asked for by {due:%d/%m/%Y}: {len(notices)} unit(s) given their deadline, {sent} notified.")
 
@@ -791,6 +788,9 @@ def smtp_sink(port: int, maildir: str | None) -> None:
 # --- database and demo -------------------------------------------------------------------------
 
 
+_migrated: set[str] = set()  # a command that opens the database twice checks the schema once
+
+
 def _database() -> str:
     """The database URL, migrated to the newest schema; a database that cannot be opened is one clear error."""
     from sqlalchemy.engine import make_url
@@ -799,6 +799,8 @@ def _database() -> str:
     from db.migrate import upgrade
 
     url = settings().url
+    if url in _migrated:
+        return url
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -806,6 +808,7 @@ def _database() -> str:
         upgrade(url)
     except OperationalError as exc:
         fail(f"cannot open the database {parsed.render_as_string(hide_password=True)}: {exc.orig}")
+    _migrated.add(url)
     return url
 
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chidao.refusals import Refused
 from chidao.settings import settings
 from db import events
 from db.base import utcnow
@@ -26,11 +27,16 @@ class ReportError(Exception):
     """A report that cannot be taken; the message says why."""
 
 
-class NotReporter(ReportError):
+class NotReporter(Refused):
     def __init__(self, user: str, request: ReportRequest, allowed: list[str]) -> None:
-        self.user, self.request_id, self.cascade_id = user, request.id, request.cascade_id
         who = ", ".join(allowed) or "nobody"
-        super().__init__(f"{user!r} may not report for {request.unit_code} (request {request.id}; may: {who})")
+        super().__init__(
+            f"{user!r} may not report for {request.unit_code} (request {request.id}; may: {who})",
+            user=user,
+            cascade_id=request.cascade_id,
+            action="report",
+            request=request.id,
+        )
 
 
 def reporters_of(hierarchy: Hierarchy, unit_code: str) -> list[str]:
@@ -145,16 +151,6 @@ def record_report(
         at=moment,
     )
     return report
-
-
-def record_refusal(session: Session, refused: NotReporter) -> None:
-    events.record(
-        session,
-        refused.cascade_id,
-        "attempt.refused",
-        refused.user,
-        {"action": "report", "request": refused.request_id, "reason": str(refused)},
-    )
 
 
 def latest(session: Session, request_id: int) -> ReportContent | None:
