@@ -7,6 +7,8 @@ the caller records with chidao.refusals.record_refusal() in a transaction of its
 from __future__ import annotations
 
 import difflib
+import json
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +24,7 @@ from chidao.sources import InputError, read_source, validate
 from db import events
 from db.cascades import get_cascade, inputs_of, letter_content
 from db.letters import get_letter
-from db.models import LetterRecord
+from db.models import Event, LetterRecord
 from db.registers import next_number
 from hierarchy.graph import Hierarchy
 from letters.content import Letter, LetterSection
@@ -116,14 +118,7 @@ def edit(
     _authorise(session, letter, user, "edit")
     if letter.status not in OPEN:
         raise ApprovalError(f"letter {letter.id} is already {letter.status}; it cannot be edited")
-    before = letter_content(letter)
-    after = before.model_copy(
-        update={
-            "sections": tuple(LetterSection(title=s.title, items=tuple(s.items)) for s in change.sections),
-            "opening": change.opening or before.opening,
-            "closing": change.closing or before.closing,
-        }
-    )
+    after = apply_edits(letter_content(letter), [change])
     old_markdown = letter.markdown
     if letter.generated is None:
         letter.generated = letter.content
@@ -132,9 +127,47 @@ def edit(
         difflib.unified_diff(old_markdown.splitlines(True), letter.markdown.splitlines(True), "before", "after")
     )
     events.record(
-        session, letter.cascade_id, "letter.edited", user, {"diff": diff, "sha256": letter.sha256}, letter_id=letter.id
+        session,
+        letter.cascade_id,
+        "letter.edited",
+        user,
+        {"edit": change.model_dump(exclude_none=True), "diff": diff, "sha256": letter.sha256},
+        letter_id=letter.id,
     )
     return letter
+
+
+def apply_edits(letter: Letter, changes: Iterable[LetterEdit]) -> Letter:
+    """The letter with each edit applied in turn: sections replaced, opening and closing where given."""
+    for change in changes:
+        letter = letter.model_copy(
+            update={
+                "sections": tuple(LetterSection(title=s.title, items=tuple(s.items)) for s in change.sections),
+                "opening": change.opening or letter.opening,
+                "closing": change.closing or letter.closing,
+            }
+        )
+    return letter
+
+
+def edits_since_generated(events: Iterable[tuple[str, str]]) -> list[LetterEdit]:
+    """A letter's edits, from its (kind, payload) events in order; a regeneration drops the ones before it."""
+    edits: list[LetterEdit] = []
+    for kind, payload in events:
+        if kind == "letter.regenerated":
+            edits = []
+        elif kind == "letter.edited":
+            edits.append(LetterEdit.model_validate(json.loads(payload)["edit"]))
+    return edits
+
+
+def recorded_edits(session: Session, letter_id: int) -> list[LetterEdit]:
+    rows = session.execute(
+        select(Event.kind, Event.payload)
+        .where(Event.letter_id == letter_id, Event.kind.in_(("letter.edited", "letter.regenerated")))
+        .order_by(Event.seq)
+    ).all()
+    return edits_since_generated((kind, payload) for kind, payload in rows)
 
 
 def approve(
@@ -166,7 +199,7 @@ def approve(
 def refresh_children(session: Session, parent: LetterRecord, hierarchy: Hierarchy) -> list[LetterRecord]:
     """Re-derive the open drafts below a letter just numbered, so they cite its number and date.
 
-    An approver's edited sections are kept; only what derives from the letter above changes.
+    An approver's recorded edits are applied again; only what derives from the letter above changes.
     """
     cascade = get_cascade(session, parent.cascade_id)
     directive, _ = inputs_of(session, cascade)
@@ -180,9 +213,8 @@ def refresh_children(session: Session, parent: LetterRecord, hierarchy: Hierarch
         fresh = derived_letter(directive, hierarchy, child.unit_code, cite, cascade.draft_date)
         if fresh is None:
             continue
-        current = letter_content(child)
-        if child.generated is not None:  # edited: keep the approver's sections
-            fresh = fresh.model_copy(update={"sections": current.sections, "closing": current.closing})
+        if child.generated is not None:  # edited: the approver's edits stand
+            fresh = apply_edits(fresh, recorded_edits(session, child.id))
         _store(child, fresh)
     return list(children)
 

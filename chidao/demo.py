@@ -12,6 +12,7 @@ from sqlalchemy import select
 from chidao import approval, reporting
 from chidao.dispatch import dispatch
 from chidao.reminders import sweep
+from chidao.replay import render_replay_page
 from chidao.settings import settings
 from chidao.status import cascade_status, render_status_page
 from db.cascades import get_cascade, inputs_of, letter_content
@@ -40,6 +41,7 @@ class DemoResult:
     reminders: int = 0
     overdue: int = 0
     status_page: Path | None = None
+    replay_page: Path | None = None
 
 
 def dated_directive(example: Path, out: Path) -> Path:
@@ -103,6 +105,10 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
     result.overdue = len(status.overdue())
     result.status_page = out / "status.html"
     result.status_page.write_text(render_status_page(status, hierarchy), encoding="utf-8")
+    result.replay_page = out / "replay.html"
+    with transaction(url) as session:
+        page = render_replay_page(session, summary.cascade_id, ZoneInfo(settings().timezone))
+    result.replay_page.write_text(page, encoding="utf-8")
     return result
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from chidao import progress
 from chidao.approval import OUT
 from chidao.consolidation import report_went_up
 from chidao.reporting import open_request
@@ -28,7 +30,7 @@ from db.models import LetterRecord, RecipientRecord
 from letters.content import Letter
 from letters.docx import render_docx
 from mail.message import build_message, message_id
-from mail.smtp import Sender, SmtpConfig
+from mail.smtp import Outcome, Sender, SmtpConfig
 
 DEFAULT_SMTP_URL = "smtp://127.0.0.1:8025"
 
@@ -54,88 +56,192 @@ class DispatchReport:
         return sum(1 for d in self.deliveries if d.status == status)
 
 
+BATCH = 100  # recipients claimed, sent and recorded together: two commits per batch, not per message
+CONNECTIONS = 4  # SMTP connections used at once
+LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dispatcher presumed dead
+
+
+def worker_name() -> str:
+    """This process, as its claims name it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claimer_is_gone(claimed_by: str | None) -> bool:
+    """A claim by a process of this machine that no longer runs can be taken over at once."""
+    if not claimed_by or ":" not in claimed_by:
+        return True
+    host, _, pid = claimed_by.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    sending = and_(
+        RecipientRecord.status == "sending",
+        or_(RecipientRecord.claimed_at.is_(None), RecipientRecord.claimed_at < now - LEASE),
+    )
+    return or_(RecipientRecord.status == "pending", sending)
+
+
 def due_recipients(url: str, letter_ids: list[int] | None = None) -> list[int]:
-    """Outbox rows still to send: of letters that went out, not yet sent nor failed for good."""
+    """Outbox rows still to send, of letters that went out: pending ones, and those a dead dispatcher left
+    'sending' (its claim expired, or its process on this machine is gone)."""
+    now = utcnow()
     with transaction(url) as session:
         query = (
-            select(RecipientRecord.id)
+            select(RecipientRecord.id, RecipientRecord.status, RecipientRecord.claimed_by, RecipientRecord.claimed_at)
             .join(LetterRecord, LetterRecord.id == RecipientRecord.letter_id)
             .where(LetterRecord.status.in_(OUT), RecipientRecord.status.in_(("pending", "sending")))
             .order_by(RecipientRecord.letter_id, RecipientRecord.position)
         )
         if letter_ids is not None:
             query = query.where(RecipientRecord.letter_id.in_(letter_ids))
-        return list(session.scalars(query))
+        return [
+            rid
+            for rid, status, by, at in session.execute(query)
+            if status == "pending" or at is None or at < now - LEASE or _claimer_is_gone(by)
+        ]
 
 
 def dispatch(url: str, config: SmtpConfig | None = None, letter_ids: list[int] | None = None) -> DispatchReport:
-    """Send what is due (all letters, or the given ones); safe to run again at any time."""
+    """Send what is due (all letters, or the given ones); safe to run again at any time and from several
+    processes at once."""
     return asyncio.run(_dispatch(url, config or smtp_config(), due_recipients(url, letter_ids)))
+
+
+@dataclass
+class _Item:
+    rid: int
+    letter_id: int
+    unit: str
+    to: tuple[str, str]
+    message_id: str
+    outcome: Outcome | None = None
 
 
 async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> DispatchReport:
     report = DispatchReport()
-    sender = Sender(config)
+    senders = [Sender(config) for _ in range(CONNECTIONS)]
     letters: dict[int, tuple[Letter, str, str, bytes]] = {}
+    me = worker_name()
     try:
-        for rid in recipient_ids:
-            with transaction(url) as session:
-                row = session.get_one(RecipientRecord, rid)
-                if row.status not in ("pending", "sending"):
-                    continue  # another dispatcher got there first
-                if row.letter_id not in letters:
-                    record = session.get_one(LetterRecord, row.letter_id)
-                    content = letter_content(record)
-                    letters[row.letter_id] = (
-                        content,
-                        record.sha256,
-                        _issuer_email(session, record),
-                        render_docx(content),
-                    )
-                letter, sha, from_email, docx = letters[row.letter_id]
-                row.message_id = row.message_id or message_id(row.letter_id, row.unit_code, sha, _domain(from_email))
-                row.status, row.attempts = "sending", row.attempts + 1
-                to = (row.name, row.email)
-                msg_id, letter_id, unit = row.message_id, row.letter_id, row.unit_code
+        for start in range(0, len(recipient_ids), BATCH):
+            items = _claim(url, recipient_ids[start : start + BATCH], me, letters)
+            await _send_all(items, senders, letters)
+            _record(url, items, report)
+            progress.report("messages", min(start + BATCH, len(recipient_ids)), len(recipient_ids))
+    finally:
+        for sender in senders:
+            await sender.close()
+    return report
+
+
+def _claim(url: str, ids: list[int], me: str, letters: dict[int, tuple[Letter, str, str, bytes]]) -> list[_Item]:
+    """Mark the rows 'sending' under this process's name, committed before anything goes to the server.
+    Rows another dispatcher has claimed meanwhile are skipped: the UPDATE takes only what is still free."""
+    now = utcnow()
+    gone = set()
+    with transaction(url) as session:
+        for rid, by in session.execute(
+            select(RecipientRecord.id, RecipientRecord.claimed_by).where(
+                RecipientRecord.id.in_(ids), RecipientRecord.status == "sending"
+            )
+        ):
+            if _claimer_is_gone(by):
+                gone.add(rid)
+        free = or_(_claimable(now), and_(RecipientRecord.status == "sending", RecipientRecord.id.in_(gone)))
+        claimed = set(
+            session.scalars(
+                update(RecipientRecord)
+                .where(RecipientRecord.id.in_(ids), free)
+                .values(status="sending", claimed_by=me, claimed_at=now, attempts=RecipientRecord.attempts + 1)
+                .returning(RecipientRecord.id)
+            )
+        )
+        items = []
+        rows = session.scalars(
+            select(RecipientRecord).where(RecipientRecord.id.in_(claimed)).order_by(RecipientRecord.id)
+        ).all()
+        for row in rows:
+            if row.letter_id not in letters:
+                record = session.get_one(LetterRecord, row.letter_id)
+                content = letter_content(record)
+                letters[row.letter_id] = (content, record.sha256, _issuer_email(session, record), render_docx(content))
+            _, sha, from_email, _ = letters[row.letter_id]
+            row.message_id = row.message_id or message_id(row.letter_id, row.unit_code, sha, _domain(from_email))
+            items.append(_Item(row.id, row.letter_id, row.unit_code, (row.name, row.email), row.message_id))
+    order = {rid: i for i, rid in enumerate(ids)}
+    return sorted(items, key=lambda item: order[item.rid])
+
+
+async def _send_all(
+    items: list[_Item], senders: list[Sender], letters: dict[int, tuple[Letter, str, str, bytes]]
+) -> None:
+    """Each connection takes the next message until none is left."""
+    queue = iter(items)
+
+    async def work(sender: Sender) -> None:
+        for item in queue:
+            letter, _, from_email, docx = letters[item.letter_id]
             message = build_message(
                 letter,
                 sender=(letter.issuer_name, from_email),
-                recipient=to,
-                msg_id=msg_id,
+                recipient=item.to,
+                msg_id=item.message_id,
                 sent=datetime.now().astimezone(),
                 docx=docx,
             )
-            outcome = await sender.send(message, from_email, to[1])
+            item.outcome = await sender.send(message, from_email, item.to[1])
+
+    await asyncio.gather(*(work(sender) for sender in senders))
+
+
+def _record(url: str, items: list[_Item], report: DispatchReport) -> None:
+    """The server's answers, in one transaction: each row's state, its event, the report it now owes."""
+    with transaction(url) as session:
+        touched: dict[int, LetterRecord] = {}
+        for item in items:
+            outcome = item.outcome
+            assert outcome is not None, "every claimed item was attempted"
             status = "sent" if outcome.sent else ("pending" if outcome.detail.startswith("gave up") else "failed")
-            with transaction(url) as session:
-                row = session.get_one(RecipientRecord, rid)
-                row.status, row.last_error = status, (None if outcome.sent else outcome.detail)
-                row.sent_at = utcnow() if outcome.sent else None
-                kind = {"sent": "message.sent", "failed": "message.failed", "pending": "message.deferred"}[status]
-                record = session.get_one(LetterRecord, letter_id)
-                events.record(
-                    session,
-                    record.cascade_id,
-                    kind,
-                    "chidao",
-                    {
-                        "unit": unit,
-                        "email": to[1],
-                        "message_id": msg_id,
-                        "detail": outcome.detail,
-                        "attempts": outcome.attempts,
-                    },
-                    letter_id=letter_id,
-                )
-                if outcome.sent and record.kind == "letter":
-                    open_request(session, record, unit)  # the recipient now owes a report
-                elif outcome.sent:
-                    report_went_up(session, record)  # a BÁO CÁO the level above has is the unit's report
-                _settle(session, record)
-            report.deliveries.append(Delivery(letter_id, unit, to[1], status, outcome.detail))
-    finally:
-        await sender.close()
-    return report
+            row = session.get_one(RecipientRecord, item.rid)
+            row.status, row.last_error = status, (None if outcome.sent else outcome.detail)
+            row.sent_at = utcnow() if outcome.sent else None
+            row.claimed_by = row.claimed_at = None
+            kind = {"sent": "message.sent", "failed": "message.failed", "pending": "message.deferred"}[status]
+            record = touched.setdefault(item.letter_id, session.get_one(LetterRecord, item.letter_id))
+            events.record(
+                session,
+                record.cascade_id,
+                kind,
+                "chidao",
+                {
+                    "unit": item.unit,
+                    "email": item.to[1],
+                    "message_id": item.message_id,
+                    "sha256": record.sha256,
+                    "detail": outcome.detail,
+                    "attempts": outcome.attempts,
+                },
+                letter_id=record.id,
+            )
+            if outcome.sent and record.kind == "letter":
+                open_request(session, record, item.unit)  # the recipient now owes a report
+            elif outcome.sent:
+                report_went_up(session, record)  # a BÁO CÁO the level above has is the unit's report
+            report.deliveries.append(Delivery(item.letter_id, item.unit, item.to[1], status, outcome.detail))
+        session.flush()
+        for record in touched.values():
+            _settle(session, record)
 
 
 def _settle(session: Session, record: LetterRecord) -> None:

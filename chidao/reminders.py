@@ -129,12 +129,14 @@ def demand(url: str, config: SmtpConfig, cascade_id: int, user: str, due: date, 
                 )
             ).all()
         }
+        dues: dict[str, str | None] = {}
         for request in session.scalars(
             select(ReportRequest).where(
                 ReportRequest.cascade_id == cascade_id, ReportRequest.status == "open", ReportRequest.due.is_(None)
             )
         ):
             request.due = report.due_for(depths[request.letter_id])
+            dues[request.unit_code] = request.due.isoformat() if request.due else None
             to = hierarchy.unit(request.unit_code).email
             session.add(Reminder(request_id=request.id, kind="demand", to_email=to))
             notices.append(Notice(request.id, "demand", request.unit_code, to))
@@ -143,7 +145,7 @@ def demand(url: str, config: SmtpConfig, cascade_id: int, user: str, due: date, 
             cascade_id,
             "report.demanded",
             user,
-            {"due": due.isoformat(), "requests": len(notices)},
+            {"due": due.isoformat(), "requests": len(notices), "dues": dues},
             letter_id=root.id,
             at=at,
         )

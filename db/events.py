@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,9 +14,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
-from db.models import Event
+from db.models import Cascade, Event
 
 GENESIS = "0" * 64
+
+_flow_run: ContextVar[str | None] = ContextVar("chidao_flow_run", default=None)
+
+
+@contextmanager
+def in_flow_run(flow_run_id: str | None) -> Iterator[None]:
+    """Events recorded inside carry this Prefect flow run, so an auditor can follow it in the Prefect UI."""
+    token = _flow_run.set(flow_run_id)
+    try:
+        yield
+    finally:
+        _flow_run.reset(token)
 
 
 def event_hash(prev_hash: str, event: Event) -> str:
@@ -46,7 +61,10 @@ def record(
     flow_run_id: str | None = None,
     at: datetime | None = None,
 ) -> Event:
-    """Append an event; a concurrent writer on the same cascade makes one of the two fail (seq is unique)."""
+    """Append an event. Writers of one cascade take turns: the first event of a transaction locks the
+    cascade's row until commit (SQLite's write transactions are already one at a time)."""
+    if cascade_id is not None:
+        _lock_cascade(session, cascade_id)
     last = session.execute(
         select(Event.seq, Event.hash).where(Event.cascade_id == cascade_id).order_by(Event.seq.desc()).limit(1)
     ).first()
@@ -58,7 +76,7 @@ def record(
         actor=actor,
         kind=kind,
         letter_id=letter_id,
-        flow_run_id=flow_run_id,
+        flow_run_id=flow_run_id or _flow_run.get(),
         payload=json.dumps(payload or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
         prev_hash=prev,
     )
@@ -66,6 +84,14 @@ def record(
     session.add(event)
     session.flush()
     return event
+
+
+def _lock_cascade(session: Session, cascade_id: int) -> None:
+    held: dict[int, object] = session.info.setdefault("chidao_cascade_locks", {})
+    transaction = session.get_transaction()
+    if held.get(cascade_id) is not transaction:
+        session.execute(select(Cascade.id).where(Cascade.id == cascade_id).with_for_update())
+        held[cascade_id] = transaction
 
 
 def history(session: Session, cascade_id: int) -> list[Event]:

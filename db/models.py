@@ -95,6 +95,8 @@ class RecipientRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), doc="the dispatcher sending it: host:pid")
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Event(Base):

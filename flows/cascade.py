@@ -11,7 +11,6 @@ from datetime import date
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
-from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
 from chidao import progress
@@ -21,6 +20,7 @@ from chidao.settings import settings
 from db.engine import transaction
 from db.letters import get_letter
 from db.migrate import upgrade
+from flows.runs import current_run_id
 
 
 class CascadeParams(BaseModel):
@@ -46,11 +46,6 @@ class CascadeSummary(BaseModel):
         return sum(self.letters_per_level)
 
 
-def _run_id() -> str | None:
-    run_id = flow_run.get_id()
-    return str(run_id) if run_id else None
-
-
 @task(name="open cascade")
 def open_cascade_task(params: CascadeParams) -> tuple[Begun, int]:
     directive, hierarchy = load_inputs(params.directive, params.hierarchy, params.draft_date)
@@ -58,7 +53,7 @@ def open_cascade_task(params: CascadeParams) -> tuple[Begun, int]:
     upgrade(url)
     with transaction(url) as session:
         begun = begin(
-            session, directive, hierarchy, draft_date_for(directive, params.draft_date), params.actor, _run_id()
+            session, directive, hierarchy, draft_date_for(directive, params.draft_date), params.actor, current_run_id()
         )
         if params.approved_by and get_letter(session, begun.root_letter_id).status in OPEN:
             approve(session, begun.root_letter_id, params.approved_by)  # signed on paper: number it now
@@ -68,7 +63,7 @@ def open_cascade_task(params: CascadeParams) -> tuple[Begun, int]:
 @task(name="draft letters below")
 def draft_below_task(cascade_id: int, parent_ids: list[int], actor: str) -> Below:
     with transaction(settings().url) as session:
-        return draft_below(session, cascade_id, parent_ids, actor, _run_id())
+        return draft_below(session, cascade_id, parent_ids, actor, current_run_id())
 
 
 @task(name="publish letters")

@@ -11,7 +11,9 @@ from prefect import flow, get_run_logger
 
 from chidao.dispatch import dispatch as send_due
 from chidao.settings import settings
+from db.events import in_flow_run
 from db.migrate import upgrade
+from flows.runs import current_run_id
 
 
 @flow(name="dispatch")
@@ -19,7 +21,8 @@ def dispatch(letter_ids: list[int] | None = None) -> dict[str, int]:
     """Send what is due, for the given letters or all; returns counts per outcome."""
     url = settings().url
     upgrade(url)
-    report = send_due(url, letter_ids=letter_ids)
+    with in_flow_run(current_run_id()):
+        report = send_due(url, letter_ids=letter_ids)
     counts = {status: report.count(status) for status in ("sent", "failed", "pending")}
     get_run_logger().info("dispatch: %s", counts)
     return counts

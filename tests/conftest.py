@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,3 +135,40 @@ def dated_directive(mini_directive: Path) -> Path:
     from tests.steps import with_dated_report
 
     return with_dated_report(mini_directive)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright, for the tests that look at a page.
+
+    Per test, and to be requested after any work that runs asyncio: Playwright's sync API keeps an event
+    loop running in this thread while the browser is open."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CHIDAO_REQUIRE_BROWSER"):
+            pytest.fail("Chromium required (CHIDAO_REQUIRE_BROWSER) but not installed: run scripts/setup --system")
+        pytest.skip("Chromium not installed (scripts/setup --system)")
+    from playwright.sync_api import sync_playwright
+
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where a test leaves its screenshots for a person to look at (CHIDAO_SCREENSHOTS, else the test's tmp)."""
+    shots = Path(os.environ.get("CHIDAO_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots

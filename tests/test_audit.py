@@ -55,8 +55,16 @@ def test_the_record_of_a_real_cascade_verifies(cascade: str) -> None:
             "VALUES (1, 99, '2024-02-05 00:00:00', 'x', 'letter.approved', '{}', 'forged', 'forged')",
             "event 99 (letter.approved, id",
         ),
+        (  # the chain alone cannot see its end cut off: the request that event opened has no event now
+            "DELETE FROM events WHERE seq = (SELECT max(seq) FROM events WHERE cascade_id = 1)",
+            "report request of 90102 (letter 2): no event requested it",
+        ),
+        (
+            "DELETE FROM recipients WHERE unit_code = '90101'",
+            "event 23 (message.sent, id 23): sent to 90101, but the recipient's row does not say so",
+        ),
     ],
-    ids=["letter-text", "event-payload", "deleted-event", "inserted-event"],
+    ids=["letter-text", "event-payload", "deleted-event", "inserted-event", "deleted-last-event", "deleted-row"],
 )
 def test_tampering_is_caught_and_named(cascade: str, statement: str, named: str) -> None:
     tamper(cascade, statement)
@@ -113,7 +121,7 @@ def test_a_letter_doctored_consistently_is_caught_by_deriving_it_again(cascade: 
         letter.content, letter.markdown, letter.sha256 = doctored.model_dump_json(), markdown, sha256(markdown)
     result = verify()
     assert result.exit_code == 1
-    assert "letter 3 (902.P, letter): is not the letter the recorded directive and hierarchy produce" in result.stderr
+    assert "letter 3 (902.P, letter): is not the letter the recorded inputs produce" in result.stderr
 
 
 def test_an_event_recorded_in_vietnam_time_verifies(sqlite_url: str) -> None:
@@ -131,3 +139,65 @@ def test_an_event_recorded_in_vietnam_time_verifies(sqlite_url: str) -> None:
     with transaction(sqlite_url) as session:
         (event,) = events.history(session, None)  # type: ignore[arg-type]
         assert events.event_hash(event.prev_hash, event) == event.hash
+
+
+def test_an_edited_letter_is_derived_again_from_its_recorded_edit(cascade: str) -> None:
+    """Tây's draft is edited before and after the department's letter goes out, then signed: verify re-derives
+    it from the directive, the hierarchy and the two recorded edits, and catches a consistent forgery."""
+    from chidao import approval
+    from db.cascades import letter_content
+    from db.models import LetterRecord
+    from letters.render import render_markdown, sha256
+
+    edit = approval.LetterEdit.model_validate(
+        {
+            "opening": "Thực hiện chỉ đạo của Sở, Phòng đề nghị các đơn vị thực hiện như sau:",
+            "sections": [{"title": "1. Các xã", "items": ["Tuyên truyền trên loa truyền thanh xã."]}],
+        }
+    )
+    with transaction(cascade) as session:
+        approval.edit(session, 3, "p902-tp", edit)
+        second = approval.LetterEdit.model_validate(
+            {"sections": [{"title": "1. Các xã", "items": ["Tuyên truyền trên loa và trang thông tin điện tử."]}]}
+        )
+        approval.approve(session, 3, "p902-tp", change=second)
+    with transaction(cascade) as session:
+        content = letter_content(session.get_one(LetterRecord, 3))
+        assert content.opening == edit.opening  # the first edit's opening stands after the second edit
+        assert content.sections[0].items == ("Tuyên truyền trên loa và trang thông tin điện tử.",)
+    result = verify()
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "(2 derived again from the directive, the hierarchy and the recorded edits)" not in result.output
+    assert "3 letters are their recorded text (3 derived again" in result.output
+
+    with transaction(cascade) as session:  # the signed letter, its content, text and hash changed together
+        letter = session.get_one(LetterRecord, 3)
+        doctored = letter_content(letter).model_copy(update={"opening": "Phòng đề nghị:"})
+        markdown = render_markdown(doctored)
+        letter.content, letter.markdown, letter.sha256 = doctored.model_dump_json(), markdown, sha256(markdown)
+    result = verify()
+    assert result.exit_code == 1
+    assert "letter 3 (902.P, letter): differs from the letter recorded at approval" in result.stderr
+
+
+def test_an_edit_made_before_the_letter_above_goes_out_survives_its_rederivation(
+    chidao_env: str, mini_directive: Path
+) -> None:
+    from chidao import approval
+    from db.cascades import letter_content
+    from db.models import LetterRecord
+    from tests.steps import SIGNED, draft_cascade
+
+    ids = draft_cascade(chidao_env, mini_directive)
+    change = approval.LetterEdit.model_validate(
+        {"closing": "Phòng đề nghị các xã thực hiện nghiêm./.", "sections": [{"title": "1. Các xã", "items": ["Làm."]}]}
+    )
+    with transaction(chidao_env) as session:
+        approval.edit(session, ids["902.P"], "p902-tp", change)
+        approval.approve(session, ids["90.S"], "so-gd", on=SIGNED)  # Tây's draft now cites the numbered letter
+    with transaction(chidao_env) as session:
+        tay = letter_content(session.get_one(LetterRecord, ids["902.P"]))
+    assert tay.closing == change.closing and tay.sections[0].items == ("Làm.",)
+    assert "ngày 05/02/2024" in tay.opening  # the citation, re-derived
+    result = verify()
+    assert result.exit_code == 0, result.output + result.stderr

@@ -1,5 +1,6 @@
 """`chidao demo`, the README's main job: the seed cascade from directive to mailboxes."""
 
+import json
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -42,8 +43,14 @@ def test_demo_drafts_signs_and_delivers_the_seed_cascade(monkeypatch: pytest.Mon
     cao_loc = (out / "1-183.VHTT.md").read_text(encoding="utf-8")
     assert "Số: 01/VHTT" in cao_loc and "Thực hiện Công văn số 01/STTTT-HTS ngày" in cao_loc
     assert (out / "1-183.VHTT.html").exists() and (out / "0-20.STTTT.html").exists()
-    verified = CliRunner().invoke(main, ["replay", "1", "--verify"])
+    verified = CliRunner().invoke(main, ["replay", "1", "--verify", "--flow-runs", "--format", "json"])
     assert verified.exit_code == 0, verified.output + verified.stderr
+    audit = json.loads(verified.stdout)
+    assert audit["verified"] is True
+    # The cascade flow ran on Prefect; its run is read back through the client, completed.
+    assert [(run["flow"], run["state"]) for run in audit["flow_runs"]] == [("cascade", "Completed")]
+    assert {e["flow_run"] for e in audit["events"] if e["kind"] == "letter.drafted"} == {audit["flow_runs"][0]["id"]}
+    assert (out / "replay.html").exists()
     again = CliRunner().invoke(main, ["demo"])
     assert "0 approved now" in again.output and "Messages: 0 sent" in again.output
     assert "Reports: 0 simulated" in again.output and "sent 0 reminder(s)" in again.output

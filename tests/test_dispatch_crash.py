@@ -82,3 +82,27 @@ def test_killed_dispatch_resumes_without_losing_or_changing_a_message(tmp_path: 
             expected[r.email].add(str(r.message_id))
     # Every recipient got every letter meant for it; a duplicate, if any, has the same Message-ID.
     assert ids_by_recipient == expected
+
+
+def test_two_dispatchers_at_once_send_each_message_once(tmp_path: Path, database_url: str) -> None:
+    total = approved_langson(database_url)
+    port, maildir = free_port(), tmp_path / "mail"
+    env = {
+        **os.environ,
+        "CHIDAO_DATABASE_URL": database_url,
+        "CHIDAO_SMTP_URL": f"smtp://127.0.0.1:{port}",
+        "CHIDAO_DATA_DIR": str(tmp_path),
+    }
+    command = [sys.executable, "-m", "chidao.cli", "dispatch"]
+    controller = start_sink(maildir, port, Slow(maildir))
+    try:
+        workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [w.communicate(timeout=120)[0] for w in workers]
+        assert [w.returncode for w in workers] == [0, 0], outputs
+    finally:
+        controller.stop()
+    ids = [str(message_from_bytes(raw, policy=policy.default)["Message-ID"]) for raw in messages(maildir)]
+    assert len(ids) == len(set(ids)) == total  # every message once: none twice, none lost
+    assert all(out.startswith("Sent ") and not out.startswith("Sent 0 ") for out in outputs), outputs  # both took part
+    with transaction(database_url) as session:
+        assert {r.status for r in session.query(RecipientRecord)} == {"sent"}

@@ -169,3 +169,13 @@ def test_the_dispatch_flow_sends_what_is_due(chidao_env: str, mini_directive: Pa
         approval.approve(session, root.id, "so-gd")
     assert dispatch([root.id]) == {"sent": 6, "failed": 0, "pending": 0}
     assert dispatch() == {"sent": 0, "failed": 0, "pending": 0}
+    with transaction(chidao_env) as session:
+        sent_in = {e.flow_run_id for e in history(session, summary.cascade_id) if e.kind == "message.sent"}
+        drafted_in = {e.flow_run_id for e in history(session, summary.cascade_id) if e.kind == "letter.drafted"}
+    # Each event names the run that did it; the replay reads those runs back through the Prefect client.
+    from chidao.flowruns import read_flow_runs
+
+    (dispatch_run,) = sent_in
+    (cascade_run,) = drafted_in
+    runs = read_flow_runs([cascade_run, dispatch_run, "00000000-0000-0000-0000-000000000000"])
+    assert [(r.flow, r.state) for r in runs] == [("cascade", "Completed"), ("dispatch", "Completed"), ("", "not found")]

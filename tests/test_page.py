@@ -2,7 +2,6 @@
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -17,29 +16,6 @@ from letters.render import render_html
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CHIDAO_REQUIRE_BROWSER"):
-            pytest.fail("Chromium required (CHIDAO_REQUIRE_BROWSER) but not installed: run scripts/setup --browser")
-        pytest.skip("Chromium not installed (scripts/setup --browser)")
-    from playwright.sync_api import sync_playwright
-
-    args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
