@@ -27,7 +27,16 @@ from sqlalchemy.orm import Session
 from chidao.approval import LetterEdit, apply_edits, edits_since_generated
 from db.cascades import get_cascade, inputs_of, letter_content
 from db.events import GENESIS, event_hash, history
-from db.models import Event, LetterRecord, RecipientRecord, Reminder, Report, ReportRequest
+from db.models import (
+    DirectiveRecord,
+    Event,
+    HierarchySnapshot,
+    LetterRecord,
+    RecipientRecord,
+    Reminder,
+    Report,
+    ReportRequest,
+)
 from letters.content import Letter
 from letters.derive import Citation, derived_letter, root_letter
 from letters.render import render_markdown, sha256
@@ -85,6 +94,7 @@ def verify(session: Session, cascade_id: int) -> Verification:
         select(LetterRecord).where(LetterRecord.cascade_id == cascade_id).order_by(LetterRecord.id)
     ).all()
     found = _chain(events)
+    found += _inputs(session, cascade_id, events, payloads)
     found += _letters(letters, events, payloads)
     rederived, problems = _rederive(session, cascade_id, letters, events)
     found += problems
@@ -93,6 +103,25 @@ def verify(session: Session, cascade_id: int) -> Verification:
     reports, problems = _reports(session, cascade_id, events, payloads)
     found += problems
     return Verification(len(events), len(letters), rederived, messages, reports, found)
+
+
+def _inputs(session: Session, cascade_id: int, events: Sequence[Event], payloads: list[Any]) -> list[Discrepancy]:
+    """The stored directive and hierarchy snapshot are, byte for byte, those the cascade started with."""
+    cascade = get_cascade(session, cascade_id)
+    started = next((i for i, e in enumerate(events) if e.kind == "cascade.started"), None)
+    if started is None:
+        return [Discrepancy(f"cascade {cascade_id}", "no cascade.started event")]
+    found = []
+    stored = {
+        "directive": session.scalars(select(DirectiveRecord.data).where(DirectiveRecord.id == cascade.directive_id)),
+        "hierarchy": session.scalars(select(HierarchySnapshot.data).where(HierarchySnapshot.id == cascade.snapshot_id)),
+    }
+    for name, rows in stored.items():
+        if sha256(rows.one()) != payloads[started].get(name):
+            found.append(
+                Discrepancy(_where(events[started]), f"the stored {name} is not the one the cascade started with")
+            )
+    return found
 
 
 def _where(event: Event) -> str:

@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chidao.reporting import latest, local_date, record_report
+from chidao.reporting import local_date, record_report
 from db import events
 from db.cascades import get_cascade, inputs_of, letter_content, store_letter
 from db.models import LetterRecord, Report, ReportRequest
@@ -20,6 +20,7 @@ from letters.content import Letter
 from letters.derive import Citation
 from letters.plan import Draft
 from reports.consolidate import Received, consolidated, summary
+from reports.content import ReportContent
 
 
 def received_by(session: Session, letter: LetterRecord) -> list[Received]:
@@ -28,6 +29,17 @@ def received_by(session: Session, letter: LetterRecord) -> list[Received]:
     requests = {
         r.unit_code: r for r in session.scalars(select(ReportRequest).where(ReportRequest.letter_id == letter.id))
     }
+    answered = [r.id for r in requests.values() if r.status != "open"]
+    first = dict(
+        session.execute(
+            select(Report.request_id, Report.submitted_at).where(Report.request_id.in_(answered), Report.version == 1)
+        ).all()
+    )
+    last: dict[int, str] = {}
+    for request_id, text in session.execute(
+        select(Report.request_id, Report.content).where(Report.request_id.in_(answered)).order_by(Report.version)
+    ):
+        last[request_id] = text  # the highest version wins
     out = []
     for code in letter_content(letter).recipient_units:
         request = requests.get(code)
@@ -35,10 +47,9 @@ def received_by(session: Session, letter: LetterRecord) -> list[Received]:
         if request is None or request.status == "open":
             out.append(Received(code, name, "missing"))
             continue
-        first = session.scalar(select(Report.submitted_at).where(Report.request_id == request.id, Report.version == 1))
-        out.append(
-            Received(code, name, request.status, local_date(first) if first else None, latest(session, request.id))
-        )
+        submitted = first.get(request.id)
+        content = ReportContent.model_validate_json(last[request.id]) if request.id in last else None
+        out.append(Received(code, name, request.status, local_date(submitted) if submitted else None, content))
     return out
 
 
@@ -100,21 +111,23 @@ def ready_to_consolidate(session: Session, cascade_id: int, today: date) -> list
             select(LetterRecord.unit_code).where(LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "report")
         )
     )
+    by_letter: dict[int, list[str]] = {}
+    own_due: dict[str, date | None] = {}
+    for letter_id, unit_code, status, due in session.execute(
+        select(ReportRequest.letter_id, ReportRequest.unit_code, ReportRequest.status, ReportRequest.due).where(
+            ReportRequest.cascade_id == cascade_id
+        )
+    ):
+        by_letter.setdefault(letter_id, []).append(status)
+        own_due[unit_code] = due
+    top_due = directive.report.due if isinstance(directive.report.due, date) else None
     ready = []
     for letter in written:
-        if letter.unit_code in done:
+        if letter.unit_code in done or letter.id not in by_letter:
             continue
-        requests = session.scalars(select(ReportRequest).where(ReportRequest.letter_id == letter.id)).all()
-        if not requests:
-            continue
-        all_in = all(r.status != "open" for r in requests)
-        own = session.scalar(
-            select(ReportRequest.due).where(
-                ReportRequest.cascade_id == cascade_id, ReportRequest.unit_code == letter.unit_code
-            )
-        )
-        own_due = own if letter.depth else (directive.report.due if isinstance(directive.report.due, date) else None)
-        if all_in or (own_due is not None and today >= own_due):
+        all_in = all(status != "open" for status in by_letter[letter.id])
+        due = own_due.get(letter.unit_code) if letter.depth else top_due
+        if all_in or (due is not None and today >= due):
             ready.append(letter)
     return ready
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from chidao import progress
 from chidao.approval import OUT
 from chidao.consolidation import report_went_up
-from chidao.reporting import open_request
+from chidao.reporting import open_requests
 from db import events
 from db.base import utcnow
 from db.cascades import get_cascade, inputs_of, letter_content
@@ -209,6 +209,7 @@ def _record(url: str, items: list[_Item], report: DispatchReport) -> None:
     """The server's answers, in one transaction: each row's state, its event, the report it now owes."""
     with transaction(url) as session:
         touched: dict[int, LetterRecord] = {}
+        owing: dict[int, list[str]] = {}  # letter -> recipients that now owe a report
         for item in items:
             outcome = item.outcome
             assert outcome is not None, "every claimed item was attempted"
@@ -235,10 +236,12 @@ def _record(url: str, items: list[_Item], report: DispatchReport) -> None:
                 letter_id=record.id,
             )
             if outcome.sent and record.kind == "letter":
-                open_request(session, record, item.unit)  # the recipient now owes a report
+                owing.setdefault(record.id, []).append(item.unit)
             elif outcome.sent:
                 report_went_up(session, record)  # a BÁO CÁO the level above has is the unit's report
             report.deliveries.append(Delivery(item.letter_id, item.unit, item.to[1], status, outcome.detail))
+        for letter_id, units in owing.items():
+            open_requests(session, touched[letter_id], units)
         session.flush()
         for record in touched.values():
             _settle(session, record)

@@ -17,6 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from chidao.dispatch import BATCH, CONNECTIONS
 from chidao.reporting import local_date
 from db import events
 from db.base import utcnow
@@ -28,7 +29,7 @@ from letters.calendar import WorkingCalendar
 from letters.dates import short_date
 from letters.directive import Directive
 from mail.message import plain_message
-from mail.smtp import Sender, SmtpConfig
+from mail.smtp import Outcome, Sender, SmtpConfig
 
 SENDING_LEASE = timedelta(minutes=10)
 # No directive reminds more than 30 working days ahead (letters.directive.Report): 60 calendar days
@@ -178,41 +179,67 @@ def sweep(url: str, config: SmtpConfig, at: datetime) -> SweepReport:
 
 
 async def _send(url: str, config: SmtpConfig, notices: list[Notice], at: datetime) -> None:
-    sender = Sender(config)
+    """In batches, as dispatch does: compose a batch in one transaction, send it over a few connections at
+    once, record the outcomes in one transaction."""
+    senders = [Sender(config) for _ in range(CONNECTIONS)]
     try:
-        for notice in notices:
+        for start in range(0, len(notices), BATCH):
+            batch = notices[start : start + BATCH]
             with transaction(url) as session:
-                request = session.get_one(ReportRequest, notice.request_id)
-                letter = letter_content(session.get_one(LetterRecord, request.letter_id))
-                _, hierarchy = inputs_of(session, get_cascade(session, request.cascade_id))
-                message = _compose(notice, request, letter.reference, letter.subject, hierarchy, at)
-                issuer_email = hierarchy.unit(request.issuer_code).email
-            outcome = await sender.send(message, issuer_email, notice.to)
-            notice.status = "sent" if outcome.sent else "failed"
+                composed = [(notice, *_message(session, notice, at)) for notice in batch]
+            outcomes = await _send_batch(senders, composed)
             with transaction(url) as session:
-                row = session.scalars(
-                    select(Reminder).where(Reminder.request_id == notice.request_id, Reminder.kind == notice.kind)
-                ).one()
-                row.status = notice.status
-                request = session.get_one(ReportRequest, notice.request_id)
-                kind = {"escalation": "escalation.sent", "demand": "demand.sent"}.get(notice.kind, "reminder.sent")
-                events.record(
-                    session,
-                    request.cascade_id,
-                    kind if outcome.sent else "reminder.failed",
-                    "chidao",
-                    {
-                        "request": request.id,
-                        "unit": request.unit_code,
-                        "kind": notice.kind,
-                        "to": notice.to,
-                        "detail": outcome.detail,
-                    },
-                    letter_id=request.letter_id,
-                    at=at,
-                )
+                for i, notice in enumerate(batch):
+                    _record(session, notice, outcomes[i], at)
     finally:
-        await sender.close()
+        for sender in senders:
+            await sender.close()
+
+
+async def _send_batch(senders: list[Sender], composed: list[tuple[Notice, Message, str]]) -> dict[int, Outcome]:
+    """Each connection takes the next notice until none is left."""
+    outcomes: dict[int, Outcome] = {}
+    queue = iter(enumerate(composed))
+
+    async def work(sender: Sender) -> None:
+        for i, (notice, message, issuer_email) in queue:
+            outcomes[i] = await sender.send(message, issuer_email, notice.to)
+
+    await asyncio.gather(*(work(sender) for sender in senders))
+    return outcomes
+
+
+def _message(session: Session, notice: Notice, at: datetime) -> tuple[Message, str]:
+    request = session.get_one(ReportRequest, notice.request_id)
+    letter = letter_content(session.get_one(LetterRecord, request.letter_id))
+    _, hierarchy = inputs_of(session, get_cascade(session, request.cascade_id))
+    message = _compose(notice, request, letter.reference, letter.subject, hierarchy, at)
+    return message, hierarchy.unit(request.issuer_code).email
+
+
+def _record(session: Session, notice: Notice, outcome: Outcome, at: datetime) -> None:
+    notice.status = "sent" if outcome.sent else "failed"
+    row = session.scalars(
+        select(Reminder).where(Reminder.request_id == notice.request_id, Reminder.kind == notice.kind)
+    ).one()
+    row.status = notice.status
+    request = session.get_one(ReportRequest, notice.request_id)
+    kind = {"escalation": "escalation.sent", "demand": "demand.sent"}.get(notice.kind, "reminder.sent")
+    events.record(
+        session,
+        request.cascade_id,
+        kind if outcome.sent else "reminder.failed",
+        "chidao",
+        {
+            "request": request.id,
+            "unit": request.unit_code,
+            "kind": notice.kind,
+            "to": notice.to,
+            "detail": outcome.detail,
+        },
+        letter_id=request.letter_id,
+        at=at,
+    )
 
 
 def _compose(

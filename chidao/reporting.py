@@ -48,37 +48,38 @@ def local_date(moment: datetime) -> date:
     return moment.astimezone(ZoneInfo(settings().timezone)).date()
 
 
-def open_request(session: Session, letter: LetterRecord, unit_code: str) -> ReportRequest:
-    """The request this recipient owes for this letter, opened once."""
-    found = session.scalar(
-        select(ReportRequest).where(ReportRequest.letter_id == letter.id, ReportRequest.unit_code == unit_code)
-    )
-    if found:
-        return found
-    directive, _ = inputs_of(session, get_cascade(session, letter.cascade_id))
-    root_issued = session.scalar(
-        select(LetterRecord.issued_on).where(
-            LetterRecord.cascade_id == letter.cascade_id, LetterRecord.depth == 0, LetterRecord.kind == "letter"
+def open_requests(session: Session, letter: LetterRecord, unit_codes: list[str]) -> list[ReportRequest]:
+    """The requests these recipients owe for this letter, each opened once; one read for them all, as a
+    dispatch batch records a hundred deliveries at a time."""
+    found = {
+        r.unit_code: r
+        for r in session.scalars(
+            select(ReportRequest).where(ReportRequest.letter_id == letter.id, ReportRequest.unit_code.in_(unit_codes))
         )
-    )
-    request = ReportRequest(
-        cascade_id=letter.cascade_id,
-        letter_id=letter.id,
-        unit_code=unit_code,
-        issuer_code=letter.unit_code,
-        due=directive.report.due_for(letter.depth, root_issued),
-    )
-    session.add(request)
-    session.flush()
-    events.record(
-        session,
-        letter.cascade_id,
-        "report.requested",
-        "chidao",
-        {"unit": unit_code, "to": letter.unit_code, "due": request.due.isoformat() if request.due else None},
-        letter_id=letter.id,
-    )
-    return request
+    }
+    new = [code for code in dict.fromkeys(unit_codes) if code not in found]
+    if new:
+        directive, _ = inputs_of(session, get_cascade(session, letter.cascade_id))
+        root_issued = session.scalar(
+            select(LetterRecord.issued_on).where(
+                LetterRecord.cascade_id == letter.cascade_id, LetterRecord.depth == 0, LetterRecord.kind == "letter"
+            )
+        )
+        due = directive.report.due_for(letter.depth, root_issued)
+        for code in new:
+            found[code] = ReportRequest(
+                cascade_id=letter.cascade_id, letter_id=letter.id, unit_code=code, issuer_code=letter.unit_code, due=due
+            )
+            session.add(found[code])
+            events.record(
+                session,
+                letter.cascade_id,
+                "report.requested",
+                "chidao",
+                {"unit": code, "to": letter.unit_code, "due": due.isoformat() if due else None},
+                letter_id=letter.id,
+            )
+    return [found[code] for code in unit_codes]
 
 
 def find_request(

@@ -34,7 +34,16 @@ class Settings(BaseSettings):
 
 
 def settings() -> Settings:
-    return Settings()
+    """Read from the environment, and again whenever a variable it depends on changes (tests set them)."""
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("CHIDAO_", "XDG_", "HOME"))))
+    found = _READ.get(key)
+    if found is None:
+        _READ.clear()
+        found = _READ[key] = Settings()
+    return found
+
+
+_READ: dict[tuple[tuple[str, str], ...], Settings] = {}
 
 
 def quiet_prefect() -> None:

@@ -12,6 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from chidao.text import nfc
 
+# libyaml's parser where the machine has it (twenty times faster on a national hierarchy), same nodes and marks.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 Loc = tuple[str | int, ...]
 
 
@@ -82,7 +85,7 @@ def read_source(path: str | Path) -> Source:
 def parse_source(text: str, name: str) -> Source:
     """Parse YAML text (see read_source)."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

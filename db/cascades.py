@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from functools import lru_cache
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +17,8 @@ from letters.content import Letter
 from letters.directive import Directive
 from letters.plan import Draft
 from letters.render import render_markdown, sha256
+
+_V = TypeVar("_V")
 
 
 class CascadeNotFound(LookupError):
@@ -104,20 +106,37 @@ def get_cascade(session: Session, cascade_id: int) -> Cascade:
 
 
 def inputs_of(session: Session, cascade: Cascade) -> tuple[Directive, Hierarchy]:
-    """The directive and hierarchy the cascade recorded (not the files as they are now)."""
-    directive_data = session.scalars(
-        select(DirectiveRecord.data).where(DirectiveRecord.id == cascade.directive_id)
+    """The directive and hierarchy the cascade recorded (not the files as they are now).
+
+    Both are looked up by their content digest first: the stored text is read and parsed once per process."""
+    directive_digest, hierarchy_digest = session.execute(
+        select(DirectiveRecord.digest, HierarchySnapshot.digest)
+        .join_from(Cascade, DirectiveRecord, DirectiveRecord.id == Cascade.directive_id)
+        .join(HierarchySnapshot, HierarchySnapshot.id == Cascade.snapshot_id)
+        .where(Cascade.id == cascade.id)
     ).one()
-    digest, data = session.execute(
-        select(HierarchySnapshot.digest, HierarchySnapshot.data).where(HierarchySnapshot.id == cascade.snapshot_id)
-    ).one()
-    return Directive.model_validate_json(directive_data), _hierarchy(digest, data)
+    directive = _DIRECTIVES.get(directive_digest)
+    if directive is None:
+        data = session.scalars(select(DirectiveRecord.data).where(DirectiveRecord.id == cascade.directive_id)).one()
+        directive = _remember(_DIRECTIVES, directive_digest, Directive.model_validate_json(data), 16)
+    hierarchy = _HIERARCHIES.get(hierarchy_digest)
+    if hierarchy is None:
+        data = session.scalars(select(HierarchySnapshot.data).where(HierarchySnapshot.id == cascade.snapshot_id)).one()
+        built = Hierarchy.build(HierarchyFile.model_validate(json.loads(data)))
+        hierarchy = _remember(_HIERARCHIES, hierarchy_digest, built, 4)
+    return directive, hierarchy
 
 
-@lru_cache(maxsize=4)
-def _hierarchy(digest: str, data: str) -> Hierarchy:
-    """Parsed once per process and version: a national hierarchy takes a while to validate."""
-    return Hierarchy.build(HierarchyFile.model_validate(json.loads(data)))
+def _remember(cache: dict[str, _V], key: str, value: _V, size: int) -> _V:
+    """Keep the `size` latest entries: a process works on a handful of cascades at a time."""
+    cache[key] = value
+    while len(cache) > size:
+        del cache[next(iter(cache))]
+    return value
+
+
+_DIRECTIVES: dict[str, Directive] = {}
+_HIERARCHIES: dict[str, Hierarchy] = {}  # a national hierarchy takes seconds to validate: once per process
 
 
 def store_letter(

@@ -62,13 +62,9 @@ def record(
     at: datetime | None = None,
 ) -> Event:
     """Append an event. Writers of one cascade take turns: the first event of a transaction locks the
-    cascade's row until commit (SQLite's write transactions are already one at a time)."""
-    if cascade_id is not None:
-        _lock_cascade(session, cascade_id)
-    last = session.execute(
-        select(Event.seq, Event.hash).where(Event.cascade_id == cascade_id).order_by(Event.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    cascade's row until commit (SQLite's write transactions are already one at a time), and the chain's
+    head is then known to this transaction alone: it is read once, not once per event."""
+    seq, prev = _head(session, cascade_id)
     event = Event(
         cascade_id=cascade_id,
         seq=seq,
@@ -81,17 +77,28 @@ def record(
         prev_hash=prev,
     )
     event.hash = event_hash(prev, event)
-    session.add(event)
-    session.flush()
+    session.add(event)  # inserted with the transaction's next flush, many at once
+    if cascade_id is not None:
+        session.info[_HEADS][cascade_id] = (session.get_transaction(), seq + 1, event.hash)
     return event
 
 
-def _lock_cascade(session: Session, cascade_id: int) -> None:
-    held: dict[int, object] = session.info.setdefault("chidao_cascade_locks", {})
+_HEADS = "chidao_chain_heads"
+
+
+def _head(session: Session, cascade_id: int | None) -> tuple[int, str]:
+    """The next seq and the previous hash; for a cascade, under its lock for the rest of the transaction."""
+    heads: dict[int, tuple[object, int, str]] = session.info.setdefault(_HEADS, {})
     transaction = session.get_transaction()
-    if held.get(cascade_id) is not transaction:
+    if cascade_id is not None:
+        held = heads.get(cascade_id)
+        if held is not None and held[0] is transaction:
+            return held[1], held[2]
         session.execute(select(Cascade.id).where(Cascade.id == cascade_id).with_for_update())
-        held[cascade_id] = transaction
+    last = session.execute(
+        select(Event.seq, Event.hash).where(Event.cascade_id == cascade_id).order_by(Event.seq.desc()).limit(1)
+    ).first()
+    return (last[0] + 1, last[1]) if last else (1, GENESIS)
 
 
 def history(session: Session, cascade_id: int) -> list[Event]:

@@ -61,10 +61,22 @@ def test_the_record_of_a_real_cascade_verifies(cascade: str) -> None:
         ),
         (
             "DELETE FROM recipients WHERE unit_code = '90101'",
-            "event 23 (message.sent, id 23): sent to 90101, but the recipient's row does not say so",
+            "event 15 (message.sent, id 15): sent to 90101, but the recipient's row does not say so",
+        ),
+        (
+            "UPDATE hierarchy_snapshots SET data = replace(data, 'UBND', 'UBNDx')",
+            "event 1 (cascade.started, id 1): the stored hierarchy is not the one the cascade started with",
         ),
     ],
-    ids=["letter-text", "event-payload", "deleted-event", "inserted-event", "deleted-last-event", "deleted-row"],
+    ids=[
+        "letter-text",
+        "event-payload",
+        "deleted-event",
+        "inserted-event",
+        "deleted-last-event",
+        "deleted-row",
+        "edited-snapshot",
+    ],
 )
 def test_tampering_is_caught_and_named(cascade: str, statement: str, named: str) -> None:
     tamper(cascade, statement)

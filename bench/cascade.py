@@ -1,0 +1,509 @@
+"""Benchmark: one whole cascade, phase by phase, against the bare loop it sits on.
+
+Run: .venv/bin/python bench/cascade.py [--provinces 4,16,47] [--hierarchy FILE --directive FILE ...]
+
+For each size, in its own process (so peak RSS is that size's): a throwaway SQLite database and an SMTP
+sink in another process on loopback. chidao's phases: derive and store all drafts (the `cascade` flow),
+approve every letter as its approver (approval.approve, the CLI's code path, one transaction each, level
+by level), dispatch (the `dispatch` flow), ask for the reports (reminders.demand, as `reports request`),
+submit every report (reporting.submit, one transaction each), consolidate up to the top (consolidate,
+approve each BÁO CÁO, dispatch it up, until the top's is out), one reminder sweep, replay and verify.
+Then the bare loop on the same inputs: the same letters derived and rendered with the same templates
+(Markdown, HTML, DOCX), stored with plain SQLAlchemy inserts, every message built the same way and sent
+with aiosmtplib over as many connections as chidao uses, a row per request and per report inserted; no
+orchestration, no events, no claims. Prints a table. Not part of the tests.
+
+Default sizes are synthetic: a ministry over N copies of the Lạng Sơn department's subtree (257 units
+each, the example's real shape: the department, press, radio, enterprises, 11 district offices, their
+centres, branches and 226 communes). Every unit gets a reporter, so every report can come in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+LANGSON = ROOT / "examples" / "langson"
+DRAFT_DATE = date(2024, 3, 1)
+MINISTRY = "BO"
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+
+def synthetic_hierarchy(provinces: int) -> dict[str, Any]:
+    """A ministry over `provinces` copies of the Lạng Sơn department's subtree, codes and ids prefixed."""
+    source = yaml.safe_load((LANGSON / "hierarchy.yaml").read_text(encoding="utf-8"))
+    units = [u for u in source["units"] if u["code"] != source["hierarchy"]["root"]]
+    roles = dict(source["roles"])
+    roles["department"] = {"name": "sở thông tin và truyền thông", "group": "Sở Thông tin và Truyền thông các tỉnh"}
+    out = [
+        {
+            "code": "CP",
+            "name": "Chính phủ",
+            "level": "central",
+            "kind": "committee",
+            "place": "Hà Nội",
+            "scope": "toàn quốc",
+            "area": "cả nước",
+            "email": "cp@bench.example",
+            "abbreviation": "CP",
+            "signer": {"authority": "TM. CHÍNH PHỦ", "position": "THỦ TƯỚNG", "name": "Trần Văn K"},
+            "approvers": [{"id": "cp-tt", "name": "Trần Văn K"}],
+        },
+        {
+            "code": MINISTRY,
+            "parent": "CP",
+            "name": "Bộ Thông tin và Truyền thông",
+            "level": "central",
+            "kind": "department",
+            "place": "Hà Nội",
+            "scope": "toàn quốc",
+            "area": "cả nước",
+            "email": "bo@bench.example",
+            "short_name": "Bộ",
+            "abbreviation": "BTTTT",
+            "signer": {"authority": "KT. BỘ TRƯỞNG", "position": "THỨ TRƯỞNG", "name": "Nguyễn Văn T"},
+            "approvers": [{"id": "bo-tt", "name": "Nguyễn Văn T"}],
+        },
+    ]
+    for k in range(provinces):
+        prefix = f"P{k:02d}."
+        for unit in units:
+            copy = json.loads(json.dumps(unit))
+            copy["code"] = prefix + unit["code"]
+            if unit["code"] == "20.STTTT":
+                copy["parent"], copy["roles"] = MINISTRY, ["department"]
+            else:
+                copy["parent"] = prefix + unit["parent"]
+            copy["email"] = f"p{k:02d}.{unit['email']}"
+            for people in ("approvers", "reporters"):
+                for person in copy.get(people, []):
+                    person["id"] = f"p{k:02d}-{person['id']}"
+            out.append(copy)
+    return {
+        "hierarchy": {"name": f"Bench: Bộ and {provinces} provinces", "version": f"bench-{provinces}", "root": "CP"},
+        "roles": roles,
+        "units": with_reporters(out),
+    }
+
+
+def with_reporters(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every unit without anyone to report for it gets a placeholder reporter: all reports can come in."""
+    for unit in units:
+        if not unit.get("reporters") and not unit.get("approvers"):
+            unit["reporters"] = [{"id": f"r-{unit['code']}", "name": "Văn thư"}]
+    return units
+
+
+def ministry_directive() -> dict[str, Any]:
+    """The seed directive, issued by the ministry to the provinces' departments, reports on request."""
+    directive = yaml.safe_load((LANGSON / "directive-hsg-2023.yaml").read_text(encoding="utf-8"))
+    directive["issuer"] = MINISTRY
+    directive["drafting_unit"] = "BCVT"
+    directive["sections"].insert(
+        0,
+        {
+            "id": "departments",
+            "title": "Đề nghị Sở Thông tin và Truyền thông các tỉnh.",
+            "to": ["department"],
+            "items": [
+                "Chỉ đạo các cơ quan báo chí, doanh nghiệp bưu chính, viễn thông và Phòng Văn hóa và Thông tin "
+                "các huyện triển khai các nội dung dưới đây trên địa bàn {scope}."
+            ],
+        },
+    )
+    directive["closing"] = "Bộ Thông tin và Truyền thông đề nghị các đơn vị thực hiện./."
+    directive["copies"] = ["Bộ trưởng (để b/c)", "Lưu: VT, BCVT"]
+    directive["signer"] = {"authority": "KT. BỘ TRƯỞNG", "position": "THỨ TRƯỞNG", "name": "Nguyễn Văn T"}
+    directive["report"] = {"due": "on_request", "lead_days": 2}
+    return directive
+
+
+# --- measuring -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def clock(times: dict[str, float], phase: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    times[phase] = times.get(phase, 0.0) + time.perf_counter() - start
+    print(f"  {phase}: {times[phase]:.2f} s", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def sink_process() -> Iterator[int]:
+    """The SMTP sink in its own process; yields its port. Its count is read after it stops."""
+    from mail.sink import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "sink.py"), str(port)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        raise RuntimeError("the SMTP sink did not start")
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        SINK_COUNTS.append(json.loads(out.strip().splitlines()[-1]))
+
+
+SINK_COUNTS: list[dict[str, int]] = []
+
+
+# --- chidao --------------------------------------------------------------------------------------
+
+
+def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int) -> dict[str, Any]:
+    """All phases through chidao's own functions and flows; returns seconds per phase and counts."""
+    os.environ["CHIDAO_DATA_DIR"] = str(work)
+    os.environ["CHIDAO_DATABASE_URL"] = url = f"sqlite:///{work / 'chidao.db'}"
+    os.environ["CHIDAO_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    from prefect import flow
+    from sqlalchemy import func, select
+
+    from chidao import approval, audit, reporting
+    from chidao.consolidation import consolidate
+    from chidao.reminders import demand, sweep
+    from chidao.replay import state_at
+    from chidao.settings import quiet_prefect
+    from db.cascades import get_cascade, inputs_of
+    from db.engine import transaction
+    from db.letters import list_letters
+    from db.migrate import upgrade
+    from db.models import Event, LetterRecord, ReportRequest
+    from flows.cascade import CascadeParams, cascade
+    from flows.dispatch import dispatch
+    from mail.smtp import SmtpConfig
+    from reports.content import ReportContent
+
+    quiet_prefect()
+    times: dict[str, float] = {}
+    config = SmtpConfig("127.0.0.1", port)
+    upgrade(url)
+
+    @flow(name="warm-up")
+    def warm_up() -> None:
+        """Starts Prefect's ephemeral API: paid once per process, reported apart."""
+
+    with clock(times, "prefect start"):
+        warm_up()
+
+    with clock(times, "drafts"):
+        summary = cascade(
+            CascadeParams(
+                directive=str(directive_file), hierarchy=str(hierarchy_file), draft_date=DRAFT_DATE, artifacts=False
+            )
+        )
+    cascade_id = summary.cascade_id
+
+    def approve_open(kind: str) -> int:
+        """Each open letter of `kind`, level by level from the top, signed by its signer (or first approver),
+        one transaction each as `chidao approve` does."""
+        with transaction(url) as session:
+            _, hierarchy = inputs_of(session, get_cascade(session, cascade_id))
+            rows = [
+                (r.depth, r.id, r.unit_code)
+                for r in list_letters(session, cascade_id=cascade_id)
+                if r.kind == kind and r.status in approval.OPEN
+            ]
+        for _, letter_id, unit_code in sorted(rows):
+            who = hierarchy.unit(unit_code).approvers[0].id
+            with transaction(url) as session:
+                approval.approve(session, letter_id, who)
+        return len(rows)
+
+    with clock(times, "approve"):
+        approved = approve_open("letter")
+    with clock(times, "dispatch"):
+        sent = dispatch()
+    at = datetime.now().astimezone()
+    due = at.date() + timedelta(days=60)
+    with clock(times, "requests"):
+        notices = demand(url, config, cascade_id, "bo-tt", due, at)
+
+    content = ReportContent(done="Đã triển khai đầy đủ các nội dung được giao.", figures={"tin bài": 2})
+    with clock(times, "reports"):
+        with transaction(url) as session:
+            _, hierarchy = inputs_of(session, get_cascade(session, cascade_id))
+            writers = set(session.scalars(select(LetterRecord.unit_code).where(LetterRecord.cascade_id == cascade_id)))
+            owed = [
+                (r.id, r.unit_code)
+                for r in session.scalars(select(ReportRequest).where(ReportRequest.cascade_id == cascade_id))
+                if r.unit_code not in writers
+            ]
+        for request_id, unit_code in owed:
+            who = reporting.reporters_of(hierarchy, unit_code)[0]
+            with transaction(url) as session:
+                request = session.get_one(ReportRequest, request_id)
+                reporting.submit(session, request, who, content, content.model_dump_json())
+
+    rounds = 0
+    with clock(times, "consolidate"):
+        while True:
+            with transaction(url) as session:
+                drafted = consolidate(session, cascade_id, at.date())
+            if not drafted:
+                break
+            rounds += 1
+            approve_open("report")
+            dispatch()
+
+    with clock(times, "sweep"):
+        swept = sweep(url, config, at)
+
+    with clock(times, "replay+verify"), transaction(url) as session:
+        verification = audit.verify(session, cascade_id)
+        timeline = audit.timeline(session, cascade_id)
+        middle = timeline[len(timeline) // 2].at
+        state_at(session, cascade_id, middle)
+    if not verification.holds:
+        raise RuntimeError(f"verify failed: {verification.problems[0]}")
+    with transaction(url) as session:
+        events = session.scalar(select(func.count()).select_from(Event).where(Event.cascade_id == cascade_id))
+        reported = session.scalar(select(func.count()).select_from(Event).where(Event.kind == "cascade.reported"))
+    return {
+        "times": times,
+        "letters": summary.letters,
+        "approved": approved,
+        "messages": sent.get("sent", 0),
+        "failed": sent.get("failed", 0),
+        "notices": len(notices),
+        "reports": len(owed),
+        "consolidation_rounds": rounds,
+        "reminders": sum(swept.count(k) for k in ("due_soon", "overdue", "escalation")),
+        "events": events,
+        "top_reported": bool(reported),
+    }
+
+
+# --- the bare loop -------------------------------------------------------------------------------
+
+
+def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) -> dict[str, Any]:
+    """The same letters derived, rendered, stored and sent, and the same report rows, with nothing else."""
+    import asyncio
+    from email.utils import make_msgid
+
+    import aiosmtplib
+    from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_engine, insert
+
+    from chidao.dispatch import CONNECTIONS
+    from hierarchy.load import load_hierarchy
+    from letters.directive import load_directive
+    from letters.docx import render_docx
+    from letters.plan import plan_cascade
+    from letters.render import render_html, render_markdown
+    from mail.message import build_message
+
+    times: dict[str, float] = {}
+    hierarchy = load_hierarchy(hierarchy_file)
+    directive = load_directive(directive_file, hierarchy)
+    meta = MetaData()
+    letters_t = Table(
+        "letters",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("unit", String),
+        Column("markdown", Text),
+        Column("html", Text),
+    )
+    rows_t = Table(
+        "rows", meta, Column("id", Integer, primary_key=True), Column("kind", String), Column("unit", String)
+    )
+    engine = create_engine(f"sqlite:///{work / 'bare.db'}")
+    meta.create_all(engine)
+    today = date.today()
+
+    with clock(times, "bare: render+store"):
+        plan = plan_cascade(directive, hierarchy, DRAFT_DATE)
+        rendered = []
+        for number, draft in enumerate((d for level in plan.levels for d in level), start=1):
+            letter = draft.letter.model_copy(update={"number": number, "issued_on": today})
+            rendered.append((letter, render_markdown(letter), render_html(letter), render_docx(letter)))
+        with engine.begin() as conn:
+            conn.execute(
+                insert(letters_t), [{"unit": le.unit, "markdown": md, "html": html} for le, md, html, _ in rendered]
+            )
+
+    async def send_all() -> int:
+        work_items = [
+            (letter, docx, hierarchy.unit(letter.unit).email, hierarchy.unit(code))
+            for letter, _, _, docx in rendered
+            for code in letter.recipient_units
+        ]
+        queue = iter(work_items)
+
+        async def connection() -> int:
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
+            await client.connect()
+            n = 0
+            for letter, docx, sender, unit in queue:
+                message = build_message(
+                    letter,
+                    sender=(letter.issuer_name, sender),
+                    recipient=(unit.name, unit.email),
+                    msg_id=make_msgid(domain="bench.example"),
+                    sent=datetime.now().astimezone(),
+                    docx=docx,
+                )
+                await client.send_message(message, sender=sender, recipients=[unit.email])
+                n += 1
+            await client.quit()
+            return n
+
+        return sum(await asyncio.gather(*(connection() for _ in range(CONNECTIONS))))
+
+    with clock(times, "bare: send"):
+        sent = asyncio.run(send_all())
+    with clock(times, "bare: reports"):
+        units = [code for letter, *_ in rendered for code in letter.recipient_units]
+        with engine.begin() as conn:
+            conn.execute(insert(rows_t), [{"kind": "request", "unit": u} for u in units])
+        for u in units:  # one transaction per report, as each clerk sends their own
+            with engine.begin() as conn:
+                conn.execute(insert(rows_t), [{"kind": "report", "unit": u}])
+    return {"times": times, "letters": len(rendered), "messages": sent}
+
+
+# --- driver --------------------------------------------------------------------------------------
+
+
+def one(label: str, hierarchy_file: Path, directive_file: Path) -> dict[str, Any]:
+    """One size in this process: chidao, then the bare loop, each against its own fresh sink."""
+    from hierarchy.load import load_hierarchy
+
+    units = len(load_hierarchy(hierarchy_file).graph)
+    with tempfile.TemporaryDirectory(prefix="chidao-bench-") as tmp:
+        work = Path(tmp)
+        with sink_process() as port:
+            chidao = run_chidao(hierarchy_file, directive_file, work, port)
+        with sink_process() as port:
+            bare = run_bare(hierarchy_file, directive_file, work, port)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "label": label,
+        "units": units,
+        "chidao": chidao,
+        "bare": bare,
+        "sink": SINK_COUNTS,
+        "peak_rss_mib": rss,
+    }
+
+
+def run_child(label: str, hierarchy_file: Path, directive_file: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--one",
+            label,
+            "--hierarchy",
+            str(hierarchy_file),
+            "--directive",
+            str(directive_file),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: size {label} failed (exit {proc.returncode}); its output is above")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+PHASES = ("drafts", "approve", "dispatch", "requests", "reports", "consolidate", "sweep", "replay+verify")
+BARE = ("bare: render+store", "bare: send", "bare: reports")
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    head = ["phase (s)"] + [f"{r['label']} ({r['units']:,} units)" for r in results]
+    rows = [head]
+    for phase in ("prefect start", *PHASES):
+        rows.append([phase] + [f"{r['chidao']['times'][phase]:.2f}" for r in results])
+    totals = [sum(r["chidao"]["times"][p] for p in PHASES) for r in results]
+    bares = [sum(r["bare"]["times"].values()) for r in results]
+    rows.append(["chidao, all phases"] + [f"{t:.2f}" for t in totals])
+    for phase in BARE:
+        rows.append([phase] + [f"{r['bare']['times'][phase]:.2f}" for r in results])
+    rows.append(["bare loop, all"] + [f"{b:.2f}" for b in bares])
+    rows.append(["ratio chidao / bare"] + [f"{t / b:.2f}" for t, b in zip(totals, bares, strict=True)])
+    rows.append(["units per second"] + [f"{r['units'] / t:,.0f}" for r, t in zip(results, totals, strict=True)])
+    rows.append(["peak RSS (MiB)"] + [f"{r['peak_rss_mib']:.0f}" for r in results])
+    for key in ("letters", "messages", "notices", "reports", "events"):
+        rows.append([key] + [f"{r['chidao'][key]:,}" for r in results])
+    rows.append(["sink received"] + [f"{r['sink'][0]['messages']:,}" for r in results])
+    rows.append(["top reported"] + ["yes" if r["chidao"]["top_reported"] else "NO" for r in results])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    if len(results) > 1:
+        small, large = min(results, key=lambda r: r["units"]), max(results, key=lambda r: r["units"])
+        ts = totals[results.index(small)]
+        tl = totals[results.index(large)]
+        lines.append(
+            f"growth: {large['units'] / small['units']:.1f}x the units took {tl / ts:.1f}x the time "
+            f"({small['units']:,} -> {large['units']:,} units)"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--provinces", default="4,16,47", help="Synthetic sizes: copies of the department's subtree")
+    parser.add_argument("--hierarchy", action="append", default=[], help="A hierarchy file to run as well")
+    parser.add_argument("--directive", action="append", default=[], help="Its directive (one per --hierarchy)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--json", help="Also write the results to this JSON file")
+    args = parser.parse_args()
+    if args.one:
+        result = one(args.one, Path(args.hierarchy[0]), Path(args.directive[0]))
+        print(json.dumps(result))
+        return
+    if len(args.hierarchy) != len(args.directive):
+        parser.error("give one --directive per --hierarchy")
+    runs: list[tuple[str, Path, Path]] = []
+    inputs = Path(tempfile.mkdtemp(prefix="chidao-bench-inputs-"))
+    directive = inputs / "directive.yaml"
+    directive.write_text(yaml.safe_dump(ministry_directive(), allow_unicode=True, sort_keys=False), encoding="utf-8")
+    for count in [int(p) for p in args.provinces.split(",") if p]:
+        path = inputs / f"synthetic-{count}.yaml"
+        path.write_text(yaml.safe_dump(synthetic_hierarchy(count), allow_unicode=True, sort_keys=False), "utf-8")
+        runs.append((f"{count} prov.", path, directive))
+    for h, d in zip(args.hierarchy, args.directive, strict=True):
+        runs.append((Path(h).stem, Path(h), Path(d)))
+    results = []
+    for label, h, d in runs:
+        print(f"{label}:", file=sys.stderr, flush=True)
+        results.append(run_child(label, h, d))
+    print(table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
