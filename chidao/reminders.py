@@ -26,6 +26,7 @@ from db.engine import transaction
 from db.models import LetterRecord, Reminder, ReportRequest
 from hierarchy.graph import Hierarchy
 from letters.calendar import WorkingCalendar
+from letters.content import Letter
 from letters.dates import short_date
 from letters.directive import Directive
 from mail.message import plain_message
@@ -186,11 +187,10 @@ async def _send(url: str, config: SmtpConfig, notices: list[Notice], at: datetim
         for start in range(0, len(notices), BATCH):
             batch = notices[start : start + BATCH]
             with transaction(url) as session:
-                composed = [(notice, *_message(session, notice, at)) for notice in batch]
+                composed = _messages(session, batch, at)
             outcomes = await _send_batch(senders, composed)
             with transaction(url) as session:
-                for i, notice in enumerate(batch):
-                    _record(session, notice, outcomes[i], at)
+                _record(session, batch, outcomes, at)
     finally:
         for sender in senders:
             await sender.close()
@@ -209,37 +209,55 @@ async def _send_batch(senders: list[Sender], composed: list[tuple[Notice, Messag
     return outcomes
 
 
-def _message(session: Session, notice: Notice, at: datetime) -> tuple[Message, str]:
-    request = session.get_one(ReportRequest, notice.request_id)
-    letter = letter_content(session.get_one(LetterRecord, request.letter_id))
-    _, hierarchy = inputs_of(session, get_cascade(session, request.cascade_id))
-    message = _compose(notice, request, letter.reference, letter.subject, hierarchy, at)
-    return message, hierarchy.unit(request.issuer_code).email
+def _requests(session: Session, notices: list[Notice]) -> dict[int, ReportRequest]:
+    ids = [n.request_id for n in notices]
+    return {r.id: r for r in session.scalars(select(ReportRequest).where(ReportRequest.id.in_(ids)))}
 
 
-def _record(session: Session, notice: Notice, outcome: Outcome, at: datetime) -> None:
-    notice.status = "sent" if outcome.sent else "failed"
-    row = session.scalars(
-        select(Reminder).where(Reminder.request_id == notice.request_id, Reminder.kind == notice.kind)
-    ).one()
-    row.status = notice.status
-    request = session.get_one(ReportRequest, notice.request_id)
-    kind = {"escalation": "escalation.sent", "demand": "demand.sent"}.get(notice.kind, "reminder.sent")
-    events.record(
-        session,
-        request.cascade_id,
-        kind if outcome.sent else "reminder.failed",
-        "chidao",
-        {
-            "request": request.id,
-            "unit": request.unit_code,
-            "kind": notice.kind,
-            "to": notice.to,
-            "detail": outcome.detail,
-        },
-        letter_id=request.letter_id,
-        at=at,
-    )
+def _messages(session: Session, notices: list[Notice], at: datetime) -> list[tuple[Notice, Message, str]]:
+    """Each notice's message and the address it comes from; each letter read once per batch."""
+    requests = _requests(session, notices)
+    letters: dict[int, Letter] = {}
+    out = []
+    for notice in notices:
+        request = requests[notice.request_id]
+        if request.letter_id not in letters:
+            letters[request.letter_id] = letter_content(session.get_one(LetterRecord, request.letter_id))
+        letter = letters[request.letter_id]
+        _, hierarchy = inputs_of(session, get_cascade(session, request.cascade_id))
+        message = _compose(notice, request, letter.reference, letter.subject, hierarchy, at)
+        out.append((notice, message, hierarchy.unit(request.issuer_code).email))
+    return out
+
+
+def _record(session: Session, notices: list[Notice], outcomes: dict[int, Outcome], at: datetime) -> None:
+    """Each reserved row's outcome, and its event."""
+    requests = _requests(session, notices)
+    rows = {
+        (r.request_id, r.kind): r
+        for r in session.scalars(select(Reminder).where(Reminder.request_id.in_(list(requests))))
+    }
+    for i, notice in enumerate(notices):
+        outcome = outcomes[i]
+        notice.status = "sent" if outcome.sent else "failed"
+        rows[(notice.request_id, notice.kind)].status = notice.status
+        request = requests[notice.request_id]
+        kind = {"escalation": "escalation.sent", "demand": "demand.sent"}.get(notice.kind, "reminder.sent")
+        events.record(
+            session,
+            request.cascade_id,
+            kind if outcome.sent else "reminder.failed",
+            "chidao",
+            {
+                "request": request.id,
+                "unit": request.unit_code,
+                "kind": notice.kind,
+                "to": notice.to,
+                "detail": outcome.detail,
+            },
+            letter_id=request.letter_id,
+            at=at,
+        )
 
 
 def _compose(
