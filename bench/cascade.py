@@ -111,17 +111,17 @@ def with_reporters(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return units
 
 
-def ministry_directive() -> dict[str, Any]:
-    """The seed directive, issued by the ministry to the provinces' departments, reports on request."""
+def ministry_directive(issuer: str = MINISTRY, department: str = "department") -> dict[str, Any]:
+    """The seed directive, issued by a ministry to the provinces' departments, reports on request."""
     directive = yaml.safe_load((LANGSON / "directive-hsg-2023.yaml").read_text(encoding="utf-8"))
-    directive["issuer"] = MINISTRY
+    directive["issuer"] = issuer
     directive["drafting_unit"] = "BCVT"
     directive["sections"].insert(
         0,
         {
             "id": "departments",
             "title": "Đề nghị Sở Thông tin và Truyền thông các tỉnh.",
-            "to": ["department"],
+            "to": [department],
             "items": [
                 "Chỉ đạo các cơ quan báo chí, doanh nghiệp bưu chính, viễn thông và Phòng Văn hóa và Thông tin "
                 "các huyện triển khai các nội dung dưới đây trên địa bàn {scope}."
@@ -133,6 +133,51 @@ def ministry_directive() -> dict[str, Any]:
     directive["signer"] = {"authority": "KT. BỘ TRƯỞNG", "position": "THỨ TRƯỞNG", "name": "Nguyễn Văn T"}
     directive["report"] = {"due": "on_request", "lead_days": 2}
     return directive
+
+
+def national_inputs(shape: str, cache: Path) -> tuple[Path, Path]:
+    """The national hierarchy from `chidao hierarchy import` (made once, kept in `cache`), every unit given
+    someone to report for it, and the seed directive issued by its ministry."""
+    plain = cache / f"vn-{shape}.yaml"
+    if not plain.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        command = [str(Path(sys.executable).parent / "chidao"), "hierarchy", "import", "vietnam-provinces"]
+        subprocess.run([*command, "--shape", shape, "--output", str(plain)], check=True)
+    text = plain.read_text(encoding="utf-8")
+    head, units = text.split("\nunits:\n", 1)
+    blocks = units.split("\n- code: ")
+    for i, block in enumerate(blocks):
+        if "\n  reporters:" not in block and "\n  approvers:" not in block:
+            code = block.split("\n", 1)[0].removeprefix("- code: ").strip("'")
+            blocks[i] = block.rstrip("\n") + f"\n  reporters:\n  - {{id: r-{code}, name: Văn thư}}\n"
+    hierarchy_file = cache / f"vn-{shape}-reporting.yaml"
+    hierarchy_file.write_text(head + "\nunits:\n" + "\n- code: ".join(blocks), encoding="utf-8")
+    top = yaml.load(head, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    standard = {"radio", "press", "postal", "telecom", "culture_office", "culture_centre", "commune_committee"}
+    department = next(r for r in top["roles"] if r not in standard and r != "province_committee")
+    root = yaml.safe_load(blocks[0])[0]
+    directive = ministry_directive(root["code"], department)
+    directive["sections"].insert(
+        0,
+        {
+            "id": "provinces",
+            "title": "Đề nghị Ủy ban nhân dân các tỉnh, thành phố.",
+            "to": ["province_committee"],
+            "items": ["Chỉ đạo các sở, ngành, địa phương triển khai các nội dung dưới đây trên địa bàn {scope}."],
+        },
+    )
+    directive["sections"].append(
+        {
+            "id": "communes",
+            "title": "Đề nghị Ủy ban nhân dân các xã, phường.",
+            "to": ["commune_committee"],
+            "items": ["Tuyên truyền các nội dung như tại mục 1 trên hệ thống loa truyền thanh cơ sở."],
+        }
+    )
+    directive["signer"] = root["signer"]
+    directive_file = cache / f"vn-{shape}-directive.yaml"
+    directive_file.write_text(yaml.safe_dump(directive, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return hierarchy_file, directive_file
 
 
 # --- measuring -----------------------------------------------------------------------------------
@@ -474,7 +519,13 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--provinces", default="4,16,47", help="Synthetic sizes: copies of the department's subtree")
+    parser.add_argument("--provinces", default="4,16", help="Synthetic sizes: copies of the department's subtree")
+    parser.add_argument(
+        "--national", default="2025,pre2025", help="National hierarchies to run ('' for none): 2025, pre2025"
+    )
+    parser.add_argument(
+        "--cache", default=str(Path.home() / ".cache" / "chidao" / "bench"), help="Where the national inputs are kept"
+    )
     parser.add_argument("--hierarchy", action="append", default=[], help="A hierarchy file to run as well")
     parser.add_argument("--directive", action="append", default=[], help="Its directive (one per --hierarchy)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
@@ -494,6 +545,9 @@ def main() -> None:
         path = inputs / f"synthetic-{count}.yaml"
         path.write_text(yaml.safe_dump(synthetic_hierarchy(count), allow_unicode=True, sort_keys=False), "utf-8")
         runs.append((f"{count} prov.", path, directive))
+    for shape in [s for s in args.national.split(",") if s]:
+        h, d = national_inputs(shape, Path(args.cache))
+        runs.append((f"national {shape}", h, d))
     for h, d in zip(args.hierarchy, args.directive, strict=True):
         runs.append((Path(h).stem, Path(h), Path(d)))
     results = []

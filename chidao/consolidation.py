@@ -99,8 +99,9 @@ def draft_report(session: Session, letter: LetterRecord, today: date, actor: str
 
 def ready_to_consolidate(session: Session, cascade_id: int, today: date) -> list[LetterRecord]:
     """Sent letters whose writer has no BÁO CÁO yet, and whose recipients have all reported or whose
-    writer's own deadline has come."""
-    directive, _ = inputs_of(session, get_cascade(session, cascade_id))
+    writer's own deadline has come. The hierarchy's root reports to nobody: it drafts no BÁO CÁO, the reports
+    it receives are the end of the cascade."""
+    directive, hierarchy = inputs_of(session, get_cascade(session, cascade_id))
     written = session.scalars(
         select(LetterRecord).where(
             LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "letter", LetterRecord.status == "sent"
@@ -123,7 +124,7 @@ def ready_to_consolidate(session: Session, cascade_id: int, today: date) -> list
     top_due = directive.report.due if isinstance(directive.report.due, date) else None
     ready = []
     for letter in written:
-        if letter.unit_code in done or letter.id not in by_letter:
+        if letter.unit_code in done or letter.id not in by_letter or hierarchy.parent(letter.unit_code) is None:
             continue
         all_in = all(status != "open" for status in by_letter[letter.id])
         due = own_due.get(letter.unit_code) if letter.depth else top_due
