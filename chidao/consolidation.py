@@ -33,7 +33,9 @@ def received_by(session: Session, letter: LetterRecord) -> list[Received]:
     first = dict(
         session.execute(
             select(Report.request_id, Report.submitted_at).where(Report.request_id.in_(answered), Report.version == 1)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     last: dict[int, str] = {}
     for request_id, text in session.execute(

@@ -69,7 +69,7 @@ def _kinds(directive: Directive, due: date, today: date) -> list[str]:
     return kinds
 
 
-def due_requests(today: date) -> Select[int, int, str, str, date | None]:
+def due_requests(today: date) -> Select[tuple[int, int, str, str, date | None]]:
     """Open requests close enough to their deadline (or past it) to be owed a notice: read through the
     (status, due) index, nothing due beyond the horizon."""
     return (

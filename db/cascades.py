@@ -6,7 +6,8 @@ import json
 from datetime import date
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db import events
@@ -19,6 +20,7 @@ from letters.plan import Draft
 from letters.render import render_markdown, sha256
 
 _V = TypeVar("_V")
+_R = TypeVar("_R", HierarchySnapshot, DirectiveRecord, Cascade)
 
 
 class CascadeNotFound(LookupError):
@@ -39,9 +41,20 @@ def snapshot_for(session: Session, hierarchy: Hierarchy) -> HierarchySnapshot:
         units=len(hierarchy),
         data=hierarchy.canonical_json(),
     )
-    session.add(snapshot)
-    session.flush()
-    return snapshot
+    return _insert_once(
+        session, snapshot, select(HierarchySnapshot).where(HierarchySnapshot.digest == hierarchy.digest)
+    )
+
+
+def _insert_once(session: Session, row: _R, same: Select[tuple[_R]]) -> _R:
+    """Insert the row, or, if another transaction has just inserted its twin (two workers starting the same
+    cascade at once), take theirs: the unique key decides, in a savepoint, so this transaction goes on."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return session.scalars(same).one()
+    return row
 
 
 def directive_for(session: Session, directive: Directive) -> DirectiveRecord:
@@ -54,9 +67,7 @@ def directive_for(session: Session, directive: Directive) -> DirectiveRecord:
         subject=directive.subject,
         data=directive.canonical_json(),
     )
-    session.add(record)
-    session.flush()
-    return record
+    return _insert_once(session, record, select(DirectiveRecord).where(DirectiveRecord.digest == directive.digest))
 
 
 def open_cascade(
@@ -77,11 +88,14 @@ def open_cascade(
     )
     if found:
         return found, False
+    same = select(Cascade).where(
+        Cascade.directive_id == record.id, Cascade.snapshot_id == snapshot.id, Cascade.draft_date == draft_date
+    )
     cascade = Cascade(
         directive_id=record.id, snapshot_id=snapshot.id, issuer_code=directive.issuer, draft_date=draft_date
     )
-    session.add(cascade)
-    session.flush()
+    if _insert_once(session, cascade, same) is not cascade:
+        return session.scalars(same).one(), False  # started at the same moment by another worker
     events.record(
         session,
         cascade.id,
