@@ -129,19 +129,29 @@ class _Item:
 
 
 async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> DispatchReport:
+    """Claim, send, record, batch after batch; a batch's outcomes are recorded (in a thread) while the next
+    batch is claimed and sent, so the database and the mail server work at the same time. Every batch
+    sent is recorded before this returns or raises."""
     report = DispatchReport()
     senders = [Sender(config) for _ in range(CONNECTIONS)]
     letters: dict[int, tuple[Letter, str, str, bytes]] = {}
     me = worker_name()
+    recording: asyncio.Future[None] | None = None
     try:
         for start in range(0, len(recipient_ids), BATCH):
             items = _claim(url, recipient_ids[start : start + BATCH], me, letters)
             await _send_all(items, senders, letters)
-            _record(url, items, report)
+            if recording is not None:
+                await recording
+            recording = asyncio.ensure_future(asyncio.to_thread(_record, url, items, report))
             progress.report("messages", min(start + BATCH, len(recipient_ids)), len(recipient_ids))
     finally:
-        for sender in senders:
-            await sender.close()
+        try:
+            if recording is not None:
+                await recording
+        finally:
+            for sender in senders:
+                await sender.close()
     return report
 
 
@@ -210,11 +220,15 @@ def _record(url: str, items: list[_Item], report: DispatchReport) -> None:
     with transaction(url) as session:
         touched: dict[int, LetterRecord] = {}
         owing: dict[int, list[str]] = {}  # letter -> recipients that now owe a report
+        rows = {
+            r.id: r
+            for r in session.scalars(select(RecipientRecord).where(RecipientRecord.id.in_([i.rid for i in items])))
+        }
         for item in items:
             outcome = item.outcome
             assert outcome is not None, "every claimed item was attempted"
             status = "sent" if outcome.sent else ("pending" if outcome.detail.startswith("gave up") else "failed")
-            row = session.get_one(RecipientRecord, item.rid)
+            row = rows[item.rid]
             row.status, row.last_error = status, (None if outcome.sent else outcome.detail)
             row.sent_at = utcnow() if outcome.sent else None
             row.claimed_by = row.claimed_at = None

@@ -94,7 +94,8 @@ def _head(session: Session, cascade_id: int | None) -> tuple[int, str]:
         held = heads.get(cascade_id)
         if held is not None and held[0] is transaction:
             return held[1], held[2]
-        session.execute(select(Cascade.id).where(Cascade.id == cascade_id).with_for_update())
+        if session.get_bind().dialect.name != "sqlite":  # SQLite: the transaction holds the write lock already
+            session.execute(select(Cascade.id).where(Cascade.id == cascade_id).with_for_update())
     last = session.execute(
         select(Event.seq, Event.hash).where(Event.cascade_id == cascade_id).order_by(Event.seq.desc()).limit(1)
     ).first()
