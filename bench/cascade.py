@@ -283,7 +283,10 @@ def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int
     at = datetime.now().astimezone()
     due = at.date() + timedelta(days=60)
     with clock(times, "requests"):
-        notices = demand(url, config, cascade_id, "bo-tt", due, at)
+        with transaction(url) as session:
+            directive, hierarchy = inputs_of(session, get_cascade(session, cascade_id))
+        asker = hierarchy.unit(directive.issuer).approvers[0].id
+        notices = demand(url, config, cascade_id, asker, due, at)
 
     content = ReportContent(done="Đã triển khai đầy đủ các nội dung được giao.", figures={"tin bài": 2})
     with clock(times, "reports"):
@@ -324,7 +327,18 @@ def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int
         raise RuntimeError(f"verify failed: {verification.problems[0]}")
     with transaction(url) as session:
         events = session.scalar(select(func.count()).select_from(Event).where(Event.cascade_id == cascade_id))
-        reported = session.scalar(select(func.count()).select_from(Event).where(Event.kind == "cascade.reported"))
+        # The end of the cascade: the issuer's BÁO CÁO went up, or (an issuer at the hierarchy's root reports
+        # to nobody) every recipient of the root letter has reported.
+        reported = session.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.cascade_id == cascade_id, Event.kind == "cascade.reported")
+        ) or not session.scalar(
+            select(func.count())
+            .select_from(ReportRequest)
+            .join(LetterRecord, LetterRecord.id == ReportRequest.letter_id)
+            .where(LetterRecord.cascade_id == cascade_id, LetterRecord.depth == 0, ReportRequest.status == "open")
+        )
     return {
         "times": times,
         "letters": summary.letters,
