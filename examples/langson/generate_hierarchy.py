@@ -30,14 +30,12 @@ Officials' names other than those printed on the seed letters are placeholders (
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
-import unicodedata
 from collections import Counter
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 HERE = Path(__file__).resolve().parent
 PROVINCE_NAME = "Lạng Sơn"
@@ -71,46 +69,27 @@ SEED_PEOPLE = {
     "Cao Lộc": "Hoàng Thị Phương Huệ",  # seed 000: TRƯỞNG PHÒNG, Phòng VHTT Cao Lộc
 }
 
+
 # Division-type words as they open the package's names, longest first ("Thị trấn" before "Thị xã").
-TYPE_WORDS = ("Thành phố", "Thị trấn", "Thị xã", "Huyện", "Quận", "Phường", "Xã", "Đặc khu", "Tỉnh")
+def _shared() -> Any:
+    """The national importer's generator (stdlib, PyYAML and the package only, like this script): the
+    conventions both files follow (type words, slugs, placeholder names, the unit record, YAML output) live
+    there once; Lạng Sơn's part of its national file is, unit for unit, what this script writes."""
+    path = HERE.parent.parent / "hierarchy" / "importers" / "vietnam_provinces_generate.py"
+    spec = importlib.util.spec_from_file_location("vietnam_provinces_generate", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def split_type(name: str) -> tuple[str, str]:
-    """'Thị trấn Đồng Đăng' -> ('thị trấn', 'Đồng Đăng'). The package's 0.6.0 division_type field is
-    unreliable (every district is 'huyện', every commune 'xã'), so the type is read from the name."""
-    name = nfc(name)
-    for word in TYPE_WORDS:
-        if name.startswith(word + " "):
-            return word.lower(), name[len(word) + 1 :]
-    raise ValueError(f"no division type word in {name!r}")
-
-
-def ascii_slug(text: str) -> str:
-    """'Cao Lộc' -> 'caoloc' (for approver ids; checked unique, never used as a key)."""
-    text = nfc(text).replace("đ", "d").replace("Đ", "D")
-    text = unicodedata.normalize("NFD", text)
-    return "".join(c for c in text if c.isascii() and c.isalnum()).lower()
-
-
-class Placeholders:
-    """Distinct, obviously placeholder names: Nguyễn Văn A, Trần Thị B, Lê Văn C, …"""
-
-    SURNAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô", "Dương", "Lý")
-    LETTERS = ("A", "B", "C", "D", "E", "G", "H", "K", "L", "M", "N", "P", "Q", "R", "S", "T", "U", "V", "X", "Y")
-
-    def __init__(self) -> None:
-        self.i = 0
-
-    def next(self) -> str:
-        i = self.i
-        self.i += 1
-        # (i mod 12, i mod 20) is unique for i < 60: more than any file here needs.
-        assert i < 60
-        return f"{self.SURNAMES[i % 12]} {'Văn' if i % 2 == 0 else 'Thị'} {self.LETTERS[i % 20]}"
+_conventions = _shared()
+nfc = _conventions.nfc
+split_type = _conventions.split_type
+ascii_slug = _conventions.ascii_slug
+Placeholders = _conventions.Placeholders
+unit = _conventions.unit
+dump = _conventions.dump
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,25 +135,6 @@ def read_2025() -> tuple[Any, list[Any]]:
 
 # ---------------------------------------------------------------------------------------------
 # Building units
-
-
-def unit(code: str, name: str, level: str, kind: str, scope: str, area: str, email: str, **more: Any) -> dict[str, Any]:
-    """A unit mapping with the file's key order: code, parent, link, name, level, kind, roles, place, …"""
-    data: dict[str, Any] = {"code": code}
-    if "parent" in more:
-        data["parent"] = more.pop("parent")
-        data["link"] = more.pop("link")
-    data |= {
-        "name": name,
-        "level": level,
-        "kind": kind,
-        "roles": more.pop("roles", []),
-        "place": more.pop("place", area),
-        "scope": scope,
-        "area": area,
-        "email": email,
-    }
-    return data | more
 
 
 def provincial_committee(code: str, people: Placeholders) -> dict[str, Any]:
@@ -429,24 +389,6 @@ def check(tree: dict[str, Any]) -> list[str]:
     ids = Counter(a["id"] for u in units for a in u.get("approvers", []))
     problems += [f"duplicate approver id {i}" for i, n in ids.items() if n > 1]
     return problems
-
-
-class _Dumper(yaml.SafeDumper):
-    """Quotes every string that starts with a digit, so that codes stay strings for any YAML reader:
-    PyYAML reads an unquoted 05971 as a string but 06040 as an octal number, YAML 1.2 both as numbers."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "'" if value[:1].isdigit() else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
-def dump(tree: dict[str, Any]) -> str:
-    text = yaml.dump(tree, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=200, default_flow_style=None)
-    return nfc(text)
 
 
 def main() -> None:
