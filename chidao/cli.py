@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -494,16 +493,8 @@ def approve(letter_id: int, user: str, edit_file: str | None, send: bool) -> Non
         return f"Letter {record.id} approved: Số: {content.reference}, {content.dateline}."
 
     click.echo(_act(act))
-    if not send:
-        return
-    if settings().dispatch == "deployment":
-        from prefect.deployments import run_deployment
-
-        run = run_deployment("dispatch/dispatch", parameters={"letter_ids": [letter_id]}, timeout=0, as_subflow=False)
-        assert not inspect.isawaitable(run)  # called from sync code, Prefect returns the run itself
-        click.echo(f"Dispatch queued on the Prefect server: flow run {run.name} ({run.id}).")
-    else:
-        _report_dispatch([letter_id])
+    if send:
+        _report_dispatch([letter_id], signed=True)
 
 
 @main.command()
@@ -792,23 +783,28 @@ def replay(cascade_id: int, check: bool, at: Any, fmt: str, output: Path | None,
 # --- mail --------------------------------------------------------------------------------------
 
 
-def _report_dispatch(letter_ids: list[int] | None) -> None:
-    """Send what is due and say what happened, recipient by recipient where something went wrong."""
-    from chidao.dispatch import dispatch, smtp_config
+def _report_dispatch(letter_ids: list[int] | None, signed: bool = False) -> None:
+    """Send what is due and say what happened, recipient by recipient where something went wrong; just
+    signed: as the desk does after a signature (queued instead when CHIDAO_DISPATCH=deployment)."""
+    from chidao.dispatch import Queued, dispatch, send_signed, smtp_config
 
     try:
         config = smtp_config()
+        outcome = send_signed(_database(), letter_ids) if signed else dispatch(_database(), config, letter_ids)
     except ValueError as exc:
         fail(str(exc), 2)
-    report = dispatch(_database(), config, letter_ids)
+        return
+    if isinstance(outcome, Queued):
+        click.echo(f"Dispatch queued on the Prefect server: flow run {outcome.name} ({outcome.id}).")
+        return
     click.echo(
-        f"Sent {report.count('sent')} message(s) through {config.host}:{config.port}; "
-        f"{report.count('failed')} failed, {report.count('pending')} deferred."
+        f"Sent {outcome.count('sent')} message(s) through {config.host}:{config.port}; "
+        f"{outcome.count('failed')} failed, {outcome.count('pending')} deferred."
     )
-    for d in report.deliveries:
+    for d in outcome.deliveries:
         if d.status != "sent":
             click.echo(f"  letter {d.letter_id} to {d.unit} <{d.email}>: {d.status}: {d.detail}", err=True)
-    if report.count("failed") or report.count("pending"):
+    if outcome.count("failed") or outcome.count("pending"):
         sys.exit(1)
 
 
@@ -865,6 +861,120 @@ def smtp_sink(port: int, maildir: str | None) -> None:
         pass
     finally:
         controller.stop()
+
+
+# --- the desk ----------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Accounts of the web desk (chidao serve)."""
+
+
+def _new_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@users.command("add")
+@click.argument("account_id")
+@click.option("--hierarchy", "hierarchy_file", type=click.Path(dir_okay=False), help="The hierarchy naming this person")
+@click.option("--auditor", is_flag=True, help="Reads every cascade and changes nothing; not named by the hierarchy")
+@click.option("--name", help="Full name (default: as the hierarchy names the person)")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input")
+def users_add(
+    account_id: str, hierarchy_file: str | None, auditor: bool, name: str | None, password_stdin: bool
+) -> None:
+    """Give a person an account: an approver or reporter the hierarchy names (what they may do follows from
+    the hierarchy), or an auditor."""
+    from chidao.accounts import AccountError, add_account, people, units_of
+    from db.engine import transaction
+
+    units: list[str] = []
+    if not auditor:
+        if hierarchy_file is None:
+            fail("give --hierarchy FILE (the file naming this person), or --auditor", 2)
+            return
+        from hierarchy.load import load_hierarchy
+
+        with clear_errors():
+            h = load_hierarchy(hierarchy_file)
+        named = people(h)
+        if account_id not in named:
+            fail(f"{hierarchy_file}: no approver or reporter has the id {account_id!r}", 2)
+        name = name or named[account_id]
+        units = units_of(h, account_id)
+    elif not name:
+        fail("an auditor's account needs --name", 2)
+    assert name is not None
+    password = _new_password(password_stdin)
+    url = _database()
+    try:
+        with transaction(url) as session:
+            add_account(session, account_id, name, "auditor" if auditor else "person", password)
+    except AccountError as exc:
+        fail(str(exc), 2)
+    role = "auditor (reads everything, changes nothing)" if auditor else f"acts for {', '.join(units)}"
+    click.echo(f"Account {account_id} ({name}) added: {role}.")
+
+
+@users.command("passwd")
+@click.argument("account_id")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input")
+def users_passwd(account_id: str, password_stdin: bool) -> None:
+    """Set a new password; the account's open sessions end."""
+    from chidao.accounts import AccountError, set_password
+    from db.engine import transaction
+
+    password = _new_password(password_stdin)
+    try:
+        with transaction(_database()) as session:
+            set_password(session, account_id, password)
+    except AccountError as exc:
+        fail(str(exc), 2)
+    click.echo(f"Password of {account_id} changed; its open sessions have ended.")
+
+
+@users.command("list")
+def users_list() -> None:
+    """The desk's accounts."""
+    from sqlalchemy import select
+
+    from db.engine import transaction
+    from db.models import Account
+
+    with transaction(_database()) as session:
+        rows = session.scalars(select(Account).order_by(Account.id)).all()
+        for a in rows:
+            click.echo(f"{a.id:<24} {a.role:<8} {a.name}")
+        click.echo(f"{len(rows)} account(s).")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--hierarchy",
+    "hierarchy_file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="The hierarchy new cascades start on (default: CHIDAO_HIERARCHY)",
+)
+def serve(host: str, port: int, hierarchy_file: str | None) -> None:
+    """The web desk: approvers sign, commune clerks report, the department follows, auditors replay."""
+    import uvicorn
+
+    from web.app import create_app
+
+    url = _database()
+    if hierarchy_file:
+        with clear_errors():
+            from hierarchy.load import load_hierarchy
+
+            load_hierarchy(hierarchy_file)
+    app = create_app(url, Path(hierarchy_file) if hierarchy_file else None)
+    click.echo(f"The desk is at http://{host}:{port}/ (Ctrl-C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 # --- database and demo -------------------------------------------------------------------------

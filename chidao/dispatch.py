@@ -15,13 +15,14 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from chidao import progress
 from chidao.approval import OUT
 from chidao.consolidation import report_went_up
 from chidao.reporting import open_requests
+from chidao.settings import settings
 from db import events
 from db.base import utcnow
 from db.cascades import get_cascade, inputs_of, letter_content
@@ -277,16 +278,58 @@ def _domain(email: str) -> str:
     return email.rsplit("@", 1)[-1]
 
 
-def resend(url: str, letter_id: int, unit: str | None = None) -> int:
-    """Put failed recipients of a letter back in the outbox; returns how many."""
+def resend(url: str, letter_id: int, unit: str | None = None, actor: str = "chidao") -> int:
+    """Put failed recipients of a letter back in the outbox; returns how many (logged with who asked)."""
     with transaction(url) as session:
+        letter = session.get_one(LetterRecord, letter_id)
         rows = session.scalars(
             select(RecipientRecord).where(RecipientRecord.letter_id == letter_id, RecipientRecord.status == "failed")
         ).all()
         rows = [r for r in rows if unit is None or r.unit_code == unit]
         for row in rows:
             row.status = "pending"
+        if rows:
+            events.record(
+                session,
+                letter.cascade_id,
+                "delivery.retried",
+                actor,
+                {"units": [r.unit_code for r in rows]},
+                letter_id=letter_id,
+            )
         return len(rows)
+
+
+@dataclass
+class Queued:
+    """A dispatch run queued on the Prefect server (CHIDAO_DISPATCH=deployment)."""
+
+    name: str
+    id: str
+
+
+def send_signed(url: str, letter_ids: list[int] | None) -> DispatchReport | Queued:
+    """What follows a signature, from the CLI or the desk alike: send now in this process, or queue a run
+    of the 'dispatch' deployment (CHIDAO_DISPATCH). ValueError if CHIDAO_SMTP_URL is malformed."""
+    if settings().dispatch == "deployment":
+        import inspect
+
+        from prefect.deployments import run_deployment
+
+        run = run_deployment("dispatch/dispatch", parameters={"letter_ids": letter_ids}, timeout=0, as_subflow=False)
+        assert not inspect.isawaitable(run)  # called from sync code, Prefect returns the run itself
+        return Queued(run.name, str(run.id))
+    return dispatch(url, smtp_config(), letter_ids)
+
+
+def delivery_counts(session: Session, letter_id: int) -> dict[str, int]:
+    """How many of a letter's recipients are pending, sending, sent, failed."""
+    rows = session.execute(
+        select(RecipientRecord.status, func.count())
+        .where(RecipientRecord.letter_id == letter_id)
+        .group_by(RecipientRecord.status)
+    ).all()
+    return {"pending": 0, "sending": 0, "sent": 0, "failed": 0} | {status: n for status, n in rows}
 
 
 def failed(url: str) -> list[Delivery]:

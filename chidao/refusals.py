@@ -17,7 +17,7 @@ class Refused(Exception):
         message: str,
         *,
         user: str,
-        cascade_id: int,
+        cascade_id: int | None,
         action: str,
         letter_id: int | None = None,
         **detail: Any,

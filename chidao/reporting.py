@@ -6,7 +6,9 @@ the recipient owes the letter's issuer a report, by the deadline of its level (o
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -18,7 +20,7 @@ from chidao.settings import settings
 from db import events
 from db.base import utcnow
 from db.cascades import get_cascade, inputs_of
-from db.models import LetterRecord, Report, ReportRequest
+from db.models import LetterRecord, Report, ReportAttachment, ReportRequest
 from hierarchy.graph import Hierarchy
 from reports.content import ReportContent
 
@@ -101,6 +103,18 @@ def find_request(
     return found
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a report."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+MAX_ATTACHMENT = 10 * 1024 * 1024
+
+
 def submit(
     session: Session,
     request: ReportRequest,
@@ -108,13 +122,16 @@ def submit(
     content: ReportContent,
     source: str,
     at: datetime | None = None,
+    attachment: Attachment | None = None,
 ) -> Report:
     """Take a report (or a correction: a new version, the earlier kept); a late one is taken and marked late."""
     _, hierarchy = inputs_of(session, get_cascade(session, request.cascade_id))
     allowed = reporters_of(hierarchy, request.unit_code)
     if user not in allowed:
         raise NotReporter(user, request, allowed)
-    return record_report(session, request, user, content, source, at)
+    if attachment is not None and len(attachment.data) > MAX_ATTACHMENT:
+        raise ReportError(f"the attachment {attachment.filename!r} is over {MAX_ATTACHMENT // 1024 // 1024} MB")
+    return record_report(session, request, user, content, source, at, attachment)
 
 
 def record_report(
@@ -124,6 +141,7 @@ def record_report(
     content: ReportContent,
     source: str,
     at: datetime | None = None,
+    attachment: Attachment | None = None,
 ) -> Report:
     """Record a report once its sender is known to be allowed (a person, or the unit's signed BÁO CÁO)."""
     moment = at or utcnow()
@@ -142,12 +160,26 @@ def record_report(
     if version == 1:
         request.status, request.received_at = ("late" if late else "received"), moment
     session.flush()
+    payload: dict[str, object] = {"request": request.id, "unit": request.unit_code, "version": version, "late": late}
+    if attachment is not None:
+        digest = hashlib.sha256(attachment.data).hexdigest()
+        session.add(
+            ReportAttachment(
+                report_id=report.id,
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                size=len(attachment.data),
+                sha256=digest,
+                data=attachment.data,
+            )
+        )
+        payload["attachment"] = {"filename": attachment.filename, "sha256": digest}
     events.record(
         session,
         request.cascade_id,
         "report.submitted" if version == 1 else "report.corrected",
         user,
-        {"request": request.id, "unit": request.unit_code, "version": version, "late": late},
+        payload,
         letter_id=request.letter_id,
         at=moment,
     )
@@ -159,3 +191,22 @@ def latest(session: Session, request_id: int) -> ReportContent | None:
         select(Report.content).where(Report.request_id == request_id).order_by(Report.version.desc()).limit(1)
     )
     return ReportContent.model_validate(json.loads(source)) if source else None
+
+
+def owed_by(session: Session, user: str) -> list[ReportRequest]:
+    """Every report request of the units this person reports for, soonest deadline first (received ones too)."""
+    requests = session.scalars(select(ReportRequest).order_by(ReportRequest.cascade_id, ReportRequest.id)).all()
+    allowed: dict[tuple[int, str], bool] = {}
+    out = []
+    for request in requests:
+        key = (request.cascade_id, request.unit_code)
+        if key not in allowed:
+            _, hierarchy = inputs_of(session, get_cascade(session, request.cascade_id))
+            allowed[key] = user in reporters_of(hierarchy, request.unit_code)
+        if allowed[key]:
+            out.append(request)
+    return sorted(out, key=lambda r: (r.status != "open", r.due or date.max, r.id))
+
+
+def versions(session: Session, request_id: int) -> list[Report]:
+    return list(session.scalars(select(Report).where(Report.request_id == request_id).order_by(Report.version)))

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
         "inline", description="After an approval, send in this process, or queue a run of the 'dispatch' deployment"
     )
 
+    hierarchy: Path | None = Field(None, description="The hierarchy file the desk starts new cascades on")
+    secret_key: str | None = Field(None, description="Signs the desk's session cookies; default: DATA_DIR/desk.key")
+    secure_cookies: bool = Field(False, description="Send the desk's cookies over HTTPS only (behind a TLS proxy)")
+
     @property
     def url(self) -> str:
         if self.database_url:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, utcnow
@@ -157,6 +157,19 @@ class Report(Base):
     source: Mapped[str] = mapped_column(Text, doc="the file as submitted")
 
 
+class ReportAttachment(Base):
+    """A file sent with a report (a scan, a spreadsheet), kept in the database with the report."""
+
+    __tablename__ = "report_attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Reminder(Base):
     """A reminder or escalation sent for a request; unique per kind, so none goes out twice."""
 
@@ -168,3 +181,30 @@ class Reminder(Base):
     to_email: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20), default="sending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Account(Base):
+    """A person who signs in to the desk: someone the hierarchy names (approver, reporter), or an auditor."""
+
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True, doc="the person's id in the hierarchy")
+    name: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20), doc="person (acts for the units naming them) or auditor (reads all)")
+    password_hash: Mapped[str] = mapped_column(String(200), doc="Argon2id")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, doc="when the password last changed")
+
+
+class SignInAttempt(Base):
+    """Each sign-in attempt, kept to throttle guessing by account and by address."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        Index("ix_sign_in_attempts_account", "account", "at"),
+        Index("ix_sign_in_attempts_address", "address", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool] = mapped_column(default=False)

@@ -47,6 +47,18 @@ def load_report(path: str | Path) -> tuple[ReportContent, str]:
     return validate(ReportContent, src), text
 
 
+def figure(line: str) -> tuple[str, float] | None:
+    """'- Số lượt tuyên truyền: 1.234,5' (the dash optional) as a name and a number, Vietnamese style: '.'
+    groups thousands, ',' marks decimals; None if the line is not that."""
+    match = re.match(r"^(?:-\s*)?(.+?):\s*([\d.,]+)\s*$", line.strip())
+    if not match:
+        return None
+    try:
+        return match.group(1).strip(), float(match.group(2).replace(".", "").replace(",", "."))
+    except ValueError:  # only separators, no digit
+        return None
+
+
 def _from_markdown(text: str, name: str) -> ReportContent:
     """Sections under '## Kết quả thực hiện', '## Số liệu' ('- name: number'), '## Khó khăn, vướng mắc', …"""
     fields: dict[str, list[tuple[int, str]]] = {}
@@ -69,11 +81,11 @@ def _from_markdown(text: str, name: str) -> ReportContent:
         data[key] = [t.removeprefix("- ").strip() for _, t in fields.get(key, [])]
     figures: dict[str, float] = {}
     for number, line in fields.get("figures", []):
-        match = re.match(r"^-\s*(.+?):\s*([\d.,]+)\s*$", line)
-        if not match:
+        found = figure(line)
+        if found is None:
             problems.append(Problem(name, number, "figures", f"expected '- name: number', got {line!r}"))
             continue
-        figures[match.group(1)] = float(match.group(2).replace(".", "").replace(",", "."))
+        figures[found[0]] = found[1]
     data["figures"] = figures
     if problems:
         raise InputError(problems)

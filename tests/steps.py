@@ -1,5 +1,7 @@
 """Steps several tests take, through the same functions the flow and the CLI call."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -43,3 +45,74 @@ def send_down(url: str, smtp_url: str, directive: Path) -> dict[str, int]:
     report = dispatch(url, SmtpConfig.from_url(smtp_url))
     assert report.count("failed") == report.count("pending") == 0
     return ids
+
+
+LANGSON = DATA.parent.parent / "examples" / "langson"
+PASSWORD = "mật khẩu đủ dài 2024"
+DESK_PEOPLE = {
+    "stttt-langson-gd": "20.STTTT",  # the department: starts and follows cascades
+    "vhtt-caoloc-tp": "183.VHTT",  # Cao Lộc's head: approves Cao Lộc's letter
+    "vhtt-trangdinh-tp": "180.VHTT",  # Tràng Định's head: another district
+    "vhxh-06184": "06184",  # the commune clerk of Đồng Đăng, under Cao Lộc
+}
+
+
+def langson_directive(folder: Path, extra: str = "") -> Path:
+    """The Lạng Sơn directive with a dated report (due 20/02/2024) and, optionally, text added to its subject."""
+    text = (LANGSON / "directive-hsg-2023.yaml").read_text(encoding="utf-8")
+    text = text.replace("report:\n  due: on_request", "report:\n  due: 2024-02-20\n  lead_days: 2")
+    if extra:
+        text = text.replace("\nsubject: ", f"\nsubject: {extra} ", 1)
+    path = folder / "directive.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def desk_cascade(url: str, smtp_url: str, directive: Path) -> dict[str, int]:
+    """The Lạng Sơn cascade drafted at every level, the department's letter signed on 5/2/2024 and delivered,
+    and the desk's accounts; returns letter ids by unit."""
+    from chidao.accounts import add_account
+
+    upgrade(url)
+    d, h = load_inputs(directive, LANGSON / "hierarchy.yaml")
+    with transaction(url) as session:
+        begun = begin(session, d, h, date(2023, 12, 1), "test")
+        parents = [begun.root_letter_id]
+        while parents:
+            parents = draft_below(session, begun.cascade_id, parents, "test").letter_ids
+        ids = {row.unit_code: row.id for row in list_letters(session, cascade_id=begun.cascade_id)}
+        approval.approve(session, ids["20.STTTT"], "stttt-langson-gd", on=SIGNED)
+        for person in DESK_PEOPLE:
+            add_account(session, person, person, "person", PASSWORD)
+        add_account(session, "kiemtra", "Thanh tra Sở", "auditor", PASSWORD)
+    report = dispatch(url, SmtpConfig.from_url(smtp_url))
+    assert report.count("sent") > 0 and report.count("failed") == 0
+    return ids
+
+
+@contextmanager
+def desk_server(url: str) -> Iterator[str]:
+    """`chidao serve`'s app under uvicorn on a loopback port, in a thread; yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from mail.sink import free_port
+    from web.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(url, LANGSON / "hierarchy.yaml"), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the desk did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -1,0 +1,150 @@
+"""The desk's accounts: who may sign in, their Argon2 password hashes, and throttled sign-in.
+
+An account is a person the hierarchy names (an approver or reporter of some unit: what they may do is
+decided by the cascade's own hierarchy snapshot, never by the account), or an auditor, who reads
+everything and changes nothing. Functions take the session; the caller commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from chidao.text import nfc
+from db import events
+from db.base import utcnow
+from db.models import Account, SignInAttempt
+from hierarchy.graph import Hierarchy
+
+ROLES = ("person", "auditor")
+MIN_PASSWORD = 10
+WINDOW = timedelta(minutes=15)  # failures counted over this long …
+MAX_FAILURES_ACCOUNT = 5  # … before an account's sign-in is refused until the oldest ages out
+MAX_FAILURES_ADDRESS = 20  # … or an address's, whichever accounts it tries
+
+_hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
+_DUMMY = _hasher.hash("chidao: an unknown account costs as much time as a known one")
+
+
+class AccountError(Exception):
+    """An account that cannot be created or changed; the message says why."""
+
+
+def people(hierarchy: Hierarchy) -> dict[str, str]:
+    """Everyone the hierarchy names, by id: approvers and reporters of every unit."""
+    found: dict[str, str] = {}
+    for code in hierarchy.graph:
+        unit = hierarchy.unit(code)
+        for person in (*unit.approvers, *unit.reporters):
+            found.setdefault(person.id, person.name)
+    return found
+
+
+def units_of(hierarchy: Hierarchy, person_id: str) -> list[str]:
+    """The units a person acts for: approves the letters of, or reports for."""
+    return [
+        code
+        for code in hierarchy.graph
+        if any(p.id == person_id for p in (*hierarchy.unit(code).approvers, *hierarchy.unit(code).reporters))
+    ]
+
+
+def check_password(password: str, account_id: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+    if password.casefold() == account_id.casefold():
+        raise AccountError("the password must not be the account's id")
+
+
+def add_account(session: Session, account_id: str, name: str, role: str, password: str) -> Account:
+    account_id, name = nfc(account_id.strip()), nfc(name.strip())
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if not account_id or not name:
+        raise AccountError("an account needs an id and a name")
+    if session.get(Account, account_id) is not None:
+        raise AccountError(f"account {account_id!r} exists already (change its password with 'chidao users passwd')")
+    check_password(password, account_id)
+    account = Account(id=account_id, name=name, role=role, password_hash=_hasher.hash(password))
+    session.add(account)
+    events.record(session, None, "account.added", "chidao", {"account": account_id, "role": role})
+    return account
+
+
+def set_password(session: Session, account_id: str, password: str) -> Account:
+    """A new password; sessions signed in with the old one end (their stamp no longer matches)."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise AccountError(f"no account {account_id!r} (add it with 'chidao users add')")
+    check_password(password, account_id)
+    account.password_hash, account.changed_at = _hasher.hash(password), utcnow()
+    events.record(session, None, "account.password_changed", "chidao", {"account": account_id})
+    return account
+
+
+def stamp(account: Account) -> str:
+    """A fingerprint of the current password hash, carried in the session cookie."""
+    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
+
+
+@dataclass
+class SignInRefused:
+    """Why a sign-in failed: wrong (id or password: never which) or throttled (retry after minutes)."""
+
+    reason: str
+    retry_minutes: int = 0
+
+
+def authenticate(
+    session: Session, account_id: str, password: str, address: str, now: datetime | None = None
+) -> Account | SignInRefused:
+    """Check a sign-in; every attempt is kept and every refusal is an event. Commit the session either way."""
+    now = now or utcnow()
+    account_id = nfc(account_id.strip())[:200]
+    since = now - WINDOW
+    failures = select(func.count(), func.min(SignInAttempt.at)).where(
+        SignInAttempt.ok.is_(False), SignInAttempt.at > since
+    )
+    by_account = session.execute(failures.where(SignInAttempt.account == account_id)).one()
+    by_address = session.execute(failures.where(SignInAttempt.address == address)).one()
+    throttled = [
+        row for row, cap in ((by_account, MAX_FAILURES_ACCOUNT), (by_address, MAX_FAILURES_ADDRESS)) if row[0] >= cap
+    ]
+    account = session.get(Account, account_id) if not throttled else None
+    refused: SignInRefused | None = None
+    if throttled:
+        oldest = min(row[1] for row in throttled)
+        refused = SignInRefused("throttled", max(1, int((oldest + WINDOW - now).total_seconds() // 60) + 1))
+    elif account is None:
+        _verify(_DUMMY, password)
+        refused = SignInRefused("wrong")
+    elif not _verify(account.password_hash, password):
+        refused = SignInRefused("wrong")
+    session.add(SignInAttempt(account=account_id, address=address[:64], at=now, ok=refused is None))
+    if refused is not None:
+        events.record(
+            session,
+            None,
+            "attempt.refused",
+            account_id or "?",
+            {"action": "sign-in", "reason": refused.reason, "address": address},
+            at=now,
+        )
+        return refused
+    assert account is not None
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = _hasher.hash(password)
+    return account
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,294 @@
+"""The web desk over HTTP against a real server (uvicorn on loopback), a real database and a real SMTP sink:
+who may see and do what, CSRF, throttled sign-in, escaping, and that the desk and the CLI share their rules."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from chidao import accounts
+from chidao.cli import main
+from db.base import utcnow
+from db.engine import transaction
+from db.models import Event, LetterRecord, Report, ReportRequest
+from mail.sink import messages
+from tests.steps import LANGSON, PASSWORD, desk_cascade, desk_server, langson_directive
+
+EVIL = '<script>alert("xss")</script><img src=x onerror="alert(1)">'
+
+
+class Person:
+    """A browser without JavaScript: cookies, forms and their CSRF tokens."""
+
+    def __init__(self, base: str) -> None:
+        self.http = httpx.Client(base_url=base, follow_redirects=True, timeout=120)
+        self.csrf = ""
+
+    def get(self, path: str) -> httpx.Response:
+        response = self.http.get(path)
+        found = re.search(r'name="csrf" value="([^"]+)"', response.text)
+        if found:
+            self.csrf = found.group(1)
+        return response
+
+    def post(self, path: str, data: dict[str, Any] | None = None, csrf: str | None = None, **kw: Any) -> httpx.Response:
+        form = dict(data or {})
+        if csrf is not False:  # type: ignore[comparison-overlap]
+            form["csrf"] = self.csrf if csrf is None else csrf
+        return self.http.post(path, data=form, **kw)
+
+    def sign_in(self, account: str, password: str = PASSWORD) -> httpx.Response:
+        self.get("/sign-in")
+        return self.post("/sign-in", {"account": account, "password": password, "next": "/"})
+
+
+@pytest.fixture
+def desk(
+    database_url: str, sink: Path, smtp_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    monkeypatch.setenv("CHIDAO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHIDAO_DATABASE_URL", database_url)
+    ids = desk_cascade(database_url, smtp_url, langson_directive(tmp_path, extra=EVIL))
+    people: list[Person] = []
+    with desk_server(database_url) as base:
+
+        class Desk:
+            url, letters, maildir = database_url, ids, sink
+
+            @staticmethod
+            def person(account: str | None = None) -> Person:
+                who = Person(base)
+                people.append(who)
+                if account:
+                    assert who.sign_in(account).url.path == "/inbox" or account == "kiemtra"
+                return who
+
+        try:
+            yield Desk
+        finally:
+            for who in people:
+                who.http.close()
+
+
+def _status(url: str, letter_id: int) -> str:
+    with transaction(url) as session:
+        return session.get_one(LetterRecord, letter_id).status
+
+
+def _refusals(url: str, actor: str) -> list[dict[str, Any]]:
+    with transaction(url) as session:
+        rows = session.scalars(select(Event).where(Event.kind == "attempt.refused", Event.actor == actor)).all()
+        return [json.loads(e.payload) | {"letter": e.letter_id} for e in rows]
+
+
+def test_cao_loc_head_approves_and_the_letter_goes_to_its_recipients(desk: Any) -> None:
+    head = desk.person("vhtt-caoloc-tp")
+    letter = desk.letters["183.VHTT"]
+    assert f"/letters/{letter}" in head.get("/inbox").text
+    before = len(messages(desk.maildir))
+    page = head.get(f"/letters/{letter}")
+    assert page.status_code == 200 and "Ký duyệt và gửi đến" in page.text
+    done = head.post(f"/letters/{letter}/approve")
+    sent = len(messages(desk.maildir)) - before
+    assert done.status_code == 200 and f"Đã gửi đến {sent} nơi nhận, 0 lỗi" in done.text
+    assert sent > 5 and _status(desk.url, letter) == "sent"
+
+
+def test_another_district_can_neither_see_nor_approve_cao_lo_draft(desk: Any) -> None:
+    letter = desk.letters["183.VHTT"]
+    other = desk.person("vhtt-trangdinh-tp")
+    inbox = other.get("/inbox").text
+    assert f"/letters/{desk.letters['180.VHTT']}" in inbox and f"/letters/{letter}" not in inbox
+    assert other.get(f"/letters/{letter}").status_code == 403  # by URL
+    assert other.get(f"/letters/{letter}/page").status_code == 403
+    # form replay: Cao Lộc's own approve form, posted with the other district's (valid) session and token
+    assert other.post(f"/letters/{letter}/approve").status_code == 403
+    assert other.post(f"/letters/{letter}/edit", {"section-0-title": "X", "section-0-items": "Y"}).status_code == 403
+    assert other.post(f"/letters/{letter}/reject", {"reason": "không"}).status_code == 403
+    # changing an id: their own letter's form, sent to Cao Lộc's letter
+    own = desk.letters["180.VHTT"]
+    other.get(f"/letters/{own}")
+    assert other.post(f"/letters/{letter}/approve").status_code == 403
+    assert _status(desk.url, letter) == "draft"
+    refused = _refusals(desk.url, "vhtt-trangdinh-tp")
+    assert {r["action"] for r in refused} >= {"view", "approve", "edit", "reject"}
+    assert all(r["letter"] == letter for r in refused)
+    # and Cao Lộc's head, with Cao Lộc's own form and token, in another person's session: a CSRF refusal
+    head = desk.person("vhtt-caoloc-tp")
+    head.get(f"/letters/{letter}")
+    assert other.post(f"/letters/{letter}/approve", csrf=head.csrf).status_code == 403
+    assert _status(desk.url, letter) == "draft"
+
+
+def test_a_form_without_its_csrf_token_is_refused(desk: Any) -> None:
+    letter = desk.letters["183.VHTT"]
+    head = desk.person("vhtt-caoloc-tp")
+    head.get(f"/letters/{letter}")
+    missing = head.post(f"/letters/{letter}/approve", csrf=False)  # type: ignore[arg-type]
+    forged = head.post(f"/letters/{letter}/approve", csrf="x" * 43)
+    assert missing.status_code == forged.status_code == 403
+    assert "Biểu mẫu không hợp lệ" in missing.text
+    assert _status(desk.url, letter) == "draft"
+    assert [r["action"] for r in _refusals(desk.url, "vhtt-caoloc-tp")] == ["csrf", "csrf"]
+    stranger = desk.person()
+    assert stranger.post("/sign-in", {"account": "vhtt-caoloc-tp", "password": PASSWORD}, csrf=False).status_code == 403  # type: ignore[arg-type]
+
+
+def test_wrong_passwords_are_throttled_even_before_the_right_one(desk: Any) -> None:
+    guesser = desk.person()
+    for _ in range(accounts.MAX_FAILURES_ACCOUNT):
+        wrong = guesser.sign_in("vhtt-caoloc-tp", "đoán mò 123456")
+        assert wrong.status_code == 401 and "không đúng" in wrong.text
+    blocked = guesser.sign_in("vhtt-caoloc-tp", PASSWORD)
+    assert blocked.status_code == 429 and "Hãy thử lại sau" in blocked.text
+    assert guesser.get("/inbox").url.path == "/sign-in"  # not signed in
+    reasons = [r["reason"] for r in _refusals(desk.url, "vhtt-caoloc-tp") if r["action"] == "sign-in"]
+    assert reasons == ["wrong"] * accounts.MAX_FAILURES_ACCOUNT + ["throttled"]
+    assert desk.person("vhtt-trangdinh-tp").get("/inbox").status_code == 200  # other accounts unaffected
+
+
+def test_throttling_ends_when_the_failures_age_out(sqlite_url: str) -> None:
+    from db.migrate import upgrade
+
+    upgrade(sqlite_url)
+    start = utcnow()
+    with transaction(sqlite_url) as session:
+        accounts.add_account(session, "p", "P", "person", PASSWORD)
+        for n in range(accounts.MAX_FAILURES_ACCOUNT):
+            accounts.authenticate(session, "p", "sai", "10.0.0.1", start + timedelta(seconds=n))
+        refused = accounts.authenticate(session, "p", PASSWORD, "10.0.0.1", start + timedelta(minutes=1))
+        assert isinstance(refused, accounts.SignInRefused) and refused.reason == "throttled"
+        assert refused.retry_minutes == 14
+        later = accounts.authenticate(
+            session, "p", PASSWORD, "10.0.0.1", start + accounts.WINDOW + timedelta(minutes=2)
+        )
+        assert not isinstance(later, accounts.SignInRefused)
+
+
+def test_html_in_a_directive_or_a_report_is_shown_as_text(desk: Any) -> None:
+    department = desk.person("stttt-langson-gd")
+    escaped = "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;&lt;img src=x"
+    for path in ("/cascades", f"/cascades/{_cascade(desk)}", f"/letters/{desk.letters['20.STTTT']}/page"):
+        text = department.get(path).text
+        assert escaped in text and "<script>alert" not in text and "<img src=x" not in text, path
+    head = desk.person("vhtt-caoloc-tp")
+    head.get(f"/letters/{desk.letters['183.VHTT']}")
+    head.post(f"/letters/{desk.letters['183.VHTT']}/approve")
+    clerk = desk.person("vhxh-06184")
+    request = _request(desk, "06184")
+    clerk.get(f"/reports/{request}")
+    sent = clerk.post(f"/reports/{request}", {"done": EVIL, "figures": "Số buổi: 3", "proposals": EVIL})
+    assert sent.status_code == 200
+    assert escaped in sent.text and "<script>alert" not in sent.text and "<img src=x" not in sent.text
+    assert "script-src 'none'" in sent.headers["content-security-policy"]
+
+
+def test_an_auditor_reads_everything_and_changes_nothing(desk: Any) -> None:
+    auditor = desk.person("kiemtra")
+    cascade = _cascade(desk)
+    letter = desk.letters["183.VHTT"]
+    assert auditor.get(f"/cascades/{cascade}").status_code == 200
+    assert auditor.get(f"/letters/{letter}").status_code == 200
+    replay = auditor.get(f"/cascades/{cascade}/replay")
+    assert replay.status_code == 200 and "Diễn biến" in replay.text
+    assert auditor.post(f"/letters/{letter}/approve").status_code == 403
+    assert auditor.post(f"/letters/{letter}/reject", {"reason": "thử"}).status_code == 403
+    assert _status(desk.url, letter) == "draft"
+    assert {r["action"] for r in _refusals(desk.url, "kiemtra")} == {"approve", "reject"}
+
+
+def test_a_commune_clerk_reports_with_an_attachment_and_sees_it_late(desk: Any) -> None:
+    head = desk.person("vhtt-caoloc-tp")
+    head.get(f"/letters/{desk.letters['183.VHTT']}")
+    head.post(f"/letters/{desk.letters['183.VHTT']}/approve")
+    clerk = desk.person("vhxh-06184")
+    owed = clerk.get("/reports").text
+    request = _request(desk, "06184")
+    with transaction(desk.url) as session:
+        due = session.get_one(ReportRequest, request).due
+    assert due is not None and f"/reports/{request}" in owed and f"{due:%d/%m/%Y}" in owed
+    assert re.search(r"Quá hạn \d+ ngày làm việc", owed)
+    clerk.get(f"/reports/{request}")
+    scan = b"%PDF-1.4 bien ban\n" + bytes(range(256))
+    sent = clerk.post(
+        f"/reports/{request}",
+        {"done": "Đã tuyên truyền trên loa truyền thanh.", "figures": "Số buổi tuyên truyền: 1.234\nSố lượt: 7,5"},
+        files={"attachment": ("biên bản.pdf", scan, "application/pdf")},
+    )
+    assert sent.status_code == 200 and "Đã nhận báo cáo" in sent.text and "nộp muộn" in sent.text
+    link = re.search(r'href="(/reports/\d+/attachments/\d+)"', sent.text)
+    assert link and clerk.get(link.group(1)).content == scan
+    with transaction(desk.url) as session:
+        report = session.scalars(select(Report).where(Report.request_id == request)).one()
+        assert report.late and json.loads(report.content)["figures"] == {"Số buổi tuyên truyền": 1234.0, "Số lượt": 7.5}
+    # another commune's clerk may not read it, nor send one for Đồng Đăng
+    other = desk.person("vhtt-trangdinh-tp")
+    assert other.get(f"/reports/{request}").status_code == 403
+    assert other.get(link.group(1)).status_code == 403
+    assert other.post(f"/reports/{request}", {"done": "giả mạo"}).status_code == 403
+
+
+def test_a_new_password_ends_open_sessions(desk: Any) -> None:
+    head = desk.person("vhtt-caoloc-tp")
+    assert head.get("/inbox").url.path == "/inbox"
+    with transaction(desk.url) as session:
+        accounts.set_password(session, "vhtt-caoloc-tp", "một mật khẩu mới hẳn")
+    assert head.get("/inbox").url.path == "/sign-in"
+
+
+def test_an_altered_session_cookie_is_not_a_session(desk: Any) -> None:
+    head = desk.person("vhtt-caoloc-tp")
+    cookie = head.http.cookies["chidao_desk"]
+    body, mac = cookie.rsplit(".", 1)
+    head.http.cookies.set("chidao_desk", body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac)
+    assert head.get("/inbox").url.path == "/sign-in"
+
+
+def _cascade(desk: Any) -> int:
+    with transaction(desk.url) as session:
+        return session.get_one(LetterRecord, desk.letters["20.STTTT"]).cascade_id
+
+
+def _request(desk: Any, unit: str) -> int:
+    with transaction(desk.url) as session:
+        return session.scalars(select(ReportRequest.id).where(ReportRequest.unit_code == unit)).one()
+
+
+def test_users_add_names_only_people_of_the_hierarchy(chidao_env: str) -> None:
+    runner = CliRunner()
+    hierarchy = str(LANGSON / "hierarchy.yaml")
+    added = runner.invoke(
+        main, ["users", "add", "vhtt-caoloc-tp", "--hierarchy", hierarchy, "--password-stdin"], input=PASSWORD + "\n"
+    )
+    assert added.exit_code == 0, added.output
+    assert "Hoàng Thị Phương Huệ" in added.output and "183.VHTT" in added.output
+    unknown = runner.invoke(
+        main, ["users", "add", "ai-do", "--hierarchy", hierarchy, "--password-stdin"], input="x" * 12
+    )
+    assert unknown.exit_code == 2 and "hierarchy.yaml: no approver or reporter has the id 'ai-do'" in unknown.output
+    short = runner.invoke(
+        main, ["users", "add", "kt", "--auditor", "--name", "Kiểm tra", "--password-stdin"], input="ngắn\n"
+    )
+    assert short.exit_code == 2 and "at least 10 characters" in short.output
+    again = runner.invoke(
+        main, ["users", "add", "vhtt-caoloc-tp", "--hierarchy", hierarchy, "--password-stdin"], input=PASSWORD + "\n"
+    )
+    assert again.exit_code == 2 and "exists already" in again.output
+    changed = runner.invoke(
+        main, ["users", "passwd", "vhtt-caoloc-tp", "--password-stdin"], input="mật khẩu mới đủ dài\n"
+    )
+    assert changed.exit_code == 0, changed.output
+    with transaction(chidao_env) as session:
+        assert not isinstance(
+            accounts.authenticate(session, "vhtt-caoloc-tp", "mật khẩu mới đủ dài", "t"), accounts.SignInRefused
+        )
+        assert isinstance(accounts.authenticate(session, "vhtt-caoloc-tp", PASSWORD, "t"), accounts.SignInRefused)

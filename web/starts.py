@@ -1,0 +1,151 @@
+"""Starting a cascade from the desk: a pasted or uploaded directive, its plan, then the cascade flow.
+
+The plan is computed from the text alone (nothing stored). Starting stores the directive's text under
+DATA_DIR/directives, named by its hash, and runs the same `cascade` flow `chidao cascade start` runs, in a
+thread of the server; its progress is shown on a page that refreshes itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from chidao import progress
+from chidao.approval import approvers_of
+from chidao.cascade import draft_date_for
+from chidao.refusals import Refused
+from chidao.text import nfc
+from db.base import utcnow
+from hierarchy.graph import Hierarchy
+from hierarchy.load import load_hierarchy
+from letters.content import Letter
+from letters.directive import Directive, parse_directive
+from letters.plan import NothingToSend, Plan, plan_cascade
+
+MAX_DIRECTIVE = 1024 * 1024
+
+
+class StartError(Exception):
+    """A directive that cannot start a cascade; the message says why."""
+
+
+class NotStarter(Exception):
+    def __init__(self, actor: str, issuer: str, approvers: list[str]) -> None:
+        super().__init__(f"{actor!r} is not an approver of {issuer} (approvers: {', '.join(approvers) or 'nobody'})")
+        self.actor, self.issuer = actor, issuer
+
+    def refused(self) -> Refused:
+        return Refused(str(self), user=self.actor, cascade_id=None, action="start a cascade", issuer=self.issuer)
+
+
+@dataclass
+class Planned:
+    text: str
+    directive: Directive
+    hierarchy: Hierarchy
+    plan: Plan
+    starters: list[str]
+
+    @property
+    def first(self) -> Letter:
+        return self.plan.levels[0][0].letter
+
+    def levels(self) -> list[list[dict[str, Any]]]:
+        return [
+            [
+                {
+                    "unit": self.hierarchy.unit(d.letter.unit),
+                    "recipients": len(d.letter.recipient_units),
+                    "sections": len(d.letter.sections),
+                }
+                for d in level
+            ]
+            for level in self.plan.levels
+        ]
+
+
+@dataclass
+class Job:
+    id: str
+    actor: str
+    digest: str
+    started: datetime = field(default_factory=utcnow)
+    state: str = "running"  # running, done, failed
+    done: int = 0
+    total: int = 0
+    cascade_id: int | None = None
+    letters: int = 0
+    error: str | None = None
+
+
+class Starts:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def plan(self, text: str, name: str, hierarchy_path: Path) -> Planned:
+        """What the directive would draft at each level; InputError names the field and line."""
+        text = nfc(text).replace("\r\n", "\n")
+        if not text.strip():
+            raise StartError("Chưa có nội dung: hãy dán hoặc tải lên tệp chỉ đạo (YAML).")
+        if len(text.encode()) > MAX_DIRECTIVE:
+            raise StartError(f"{name}: tệp lớn hơn {MAX_DIRECTIVE // 1024} KB.")
+        hierarchy = load_hierarchy(hierarchy_path)
+        directive = parse_directive(text, hierarchy, name)
+        try:
+            plan = plan_cascade(directive, hierarchy, draft_date_for(directive))
+        except NothingToSend as exc:
+            raise StartError(f"{name}: {exc}") from None
+        return Planned(text, directive, hierarchy, plan, approvers_of(hierarchy, directive.issuer))
+
+    def start(self, text: str, hierarchy_path: Path, actor: str) -> Job:
+        """Check again (the text came back from the browser), store it, run the flow in a thread."""
+        planned = self.plan(text, "chỉ đạo", hierarchy_path)
+        if actor not in planned.starters:
+            raise NotStarter(actor, planned.directive.issuer, planned.starters)
+        digest = hashlib.sha256(planned.text.encode()).hexdigest()
+        path = self._store(digest, planned.text)
+        with self._lock:
+            for job in self._jobs.values():
+                if job.digest == digest and job.state == "running":
+                    return job  # the same directive twice: one run (the flow itself creates nothing twice)
+            job = Job(secrets.token_urlsafe(12), actor, digest)
+            self._jobs[job.id] = job
+        threading.Thread(target=self._run, args=(job, path, hierarchy_path), daemon=True).start()
+        return job
+
+    def job(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def _store(self, digest: str, text: str) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{digest}.yaml"
+        if not path.exists():
+            partial = path.with_suffix(f".{os.getpid()}.part")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(path)
+        return path
+
+    def _run(self, job: Job, path: Path, hierarchy_path: Path) -> None:
+        from flows.cascade import CascadeParams
+        from flows.cascade import cascade as cascade_flow
+
+        def update(what: str, done: int, total: int) -> None:
+            if what == "letters":
+                job.done, job.total = done, max(total, done)
+
+        stop = progress.listen(update)
+        try:
+            summary = cascade_flow(CascadeParams(directive=str(path), hierarchy=str(hierarchy_path), actor=job.actor))
+            job.cascade_id, job.letters, job.state = summary.cascade_id, summary.letters, "done"
+        except Exception as exc:  # shown on the job's page; the flow run keeps its own record
+            job.error, job.state = f"{type(exc).__name__}: {exc}", "failed"
+        finally:
+            stop()
