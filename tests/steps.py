@@ -71,7 +71,7 @@ def langson_directive(folder: Path, extra: str = "") -> Path:
 def desk_cascade(url: str, smtp_url: str, directive: Path) -> dict[str, int]:
     """The Lạng Sơn cascade drafted at every level, the department's letter signed on 5/2/2024 and delivered,
     and the desk's accounts; returns letter ids by unit."""
-    from chidao.accounts import add_account
+    from chidao.accounts import add_account, people
 
     upgrade(url)
     d, h = load_inputs(directive, LANGSON / "hierarchy.yaml")
@@ -83,7 +83,7 @@ def desk_cascade(url: str, smtp_url: str, directive: Path) -> dict[str, int]:
         ids = {row.unit_code: row.id for row in list_letters(session, cascade_id=begun.cascade_id)}
         approval.approve(session, ids["20.STTTT"], "stttt-langson-gd", on=SIGNED)
         for person in DESK_PEOPLE:
-            add_account(session, person, person, "person", PASSWORD)
+            add_account(session, person, people(h)[person], "person", PASSWORD)
         add_account(session, "kiemtra", "Thanh tra Sở", "auditor", PASSWORD)
     report = dispatch(url, SmtpConfig.from_url(smtp_url))
     assert report.count("sent") > 0 and report.count("failed") == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -292,3 +293,51 @@ def test_users_add_names_only_people_of_the_hierarchy(chidao_env: str) -> None:
             accounts.authenticate(session, "vhtt-caoloc-tp", "mật khẩu mới đủ dài", "t"), accounts.SignInRefused
         )
         assert isinstance(accounts.authenticate(session, "vhtt-caoloc-tp", PASSWORD, "t"), accounts.SignInRefused)
+
+
+def test_the_department_plans_and_starts_a_cascade_from_a_pasted_directive(
+    prefect_server: None, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from db.migrate import upgrade
+
+    monkeypatch.setenv("CHIDAO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHIDAO_DATABASE_URL", sqlite_url)
+    upgrade(sqlite_url)
+    with transaction(sqlite_url) as session:
+        for person in ("stttt-langson-gd", "vhtt-caoloc-tp"):
+            accounts.add_account(session, person, person, "person", PASSWORD)
+    text = langson_directive(tmp_path).read_text(encoding="utf-8")
+    with desk_server(sqlite_url) as base:
+        department, district = Person(base), Person(base)
+        try:
+            department.sign_in("stttt-langson-gd")
+            department.get("/start")
+            broken = department.post("/start", {"text": text.replace("issuer:", "issuer_code:", 1)})
+            assert broken.status_code == 400 and "ô nhập văn bản:" in broken.text and "issuer" in broken.text
+            plan = department.post("/start", {"text": text})
+            assert plan.status_code == 200 and "Khởi động đợt triển khai" in plan.text
+            levels = re.findall(r"<strong>Cấp (\d)</strong>: (\d+) văn bản", plan.text)
+            assert levels[0] == ("0", "1") and int(levels[1][1]) > 5
+            with transaction(sqlite_url) as session:  # planning stored nothing
+                assert session.scalars(select(LetterRecord)).first() is None
+            district.sign_in("vhtt-caoloc-tp")
+            district.get("/start")
+            assert "Chỉ lãnh đạo đơn vị phát hành" in district.post("/start", {"text": text}).text
+            assert district.post("/start/run", {"text": text}).status_code == 403
+            started = department.post("/start/run", {"text": text})
+            assert started.status_code == 200 and "/start/" in str(started.url)
+            for _ in range(240):
+                page = department.get(str(started.url.path))
+                if "Đang soạn" not in page.text:
+                    break
+                time.sleep(0.5)
+            assert "Đã khởi động đợt" in page.text, page.text
+            with transaction(sqlite_url) as session:
+                drafted = session.scalars(select(LetterRecord)).all()
+                assert len(drafted) == sum(int(n) for _, n in levels)
+                assert {r.status for r in drafted} == {"draft"}
+            assert f"/letters/{min(r.id for r in drafted)}" in department.get("/inbox").text
+            assert [r["action"] for r in _refusals(sqlite_url, "vhtt-caoloc-tp")] == ["start a cascade"]
+        finally:
+            department.http.close()
+            district.http.close()
