@@ -341,3 +341,22 @@ def test_the_department_plans_and_starts_a_cascade_from_a_pasted_directive(
         finally:
             department.http.close()
             district.http.close()
+
+
+def test_a_bad_edit_or_a_rejection_without_reason_changes_nothing_and_says_why(desk: Any) -> None:
+    letter = desk.letters["183.VHTT"]
+    head = desk.person("vhtt-caoloc-tp")
+    head.get(f"/letters/{letter}")
+    with transaction(desk.url) as session:
+        before = session.get_one(LetterRecord, letter).markdown
+    untitled = head.post(f"/letters/{letter}/edit", {"section-0-title": "", "section-0-items": "Một ý không có mục"})
+    assert untitled.status_code == 400 and "Mục 1 có nội dung nhưng chưa có tiêu đề" in untitled.text
+    assert "Một ý không có mục" in untitled.text  # what was typed is kept in the form
+    no_reason = head.post(f"/letters/{letter}/reject", {"reason": "  "})
+    assert no_reason.status_code == 400 and "Hãy ghi lý do trả lại" in no_reason.text
+    with transaction(desk.url) as session:
+        row = session.get_one(LetterRecord, letter)
+        assert row.markdown == before and row.status == "draft" and row.generated is None
+    rejected = head.post(f"/letters/{letter}/reject", {"reason": "Bổ sung nội dung về loa truyền thanh"})
+    assert rejected.status_code == 200 and "Đã trả lại dự thảo" in rejected.text
+    assert _status(desk.url, letter) == "rejected"

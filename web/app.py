@@ -326,33 +326,7 @@ def _routes(app: FastAPI, desk: Desk) -> None:
 
     @app.get("/letters/{letter_id}", response_class=HTMLResponse)
     def letter_page(request: Request, letter_id: int, m: str = "") -> Response:
-        reader = _reader(request)
-        with _db(request) as db:
-            letter = get_letter(db, letter_id)
-            hierarchy = access.check_letter(db, reader, letter)
-            content = letter_content(letter)
-            may_act = not reader.auditor and reader.id in approval.approvers_of(hierarchy, letter.unit_code)
-            recipients = db.scalars(
-                select(RecipientRecord).where(RecipientRecord.letter_id == letter.id).order_by(RecipientRecord.position)
-            ).all()
-            counts = _counts(recipients)
-            parent = db.get(LetterRecord, letter.parent_id) if letter.parent_id else None
-            return _page(
-                request,
-                "letter.html.j2",
-                letter=letter,
-                content=content,
-                unit=hierarchy.unit(letter.unit_code),
-                diff=_diff(letter),
-                fields=forms.edit_fields(content),
-                may_act=may_act and letter.status in approval.OPEN,
-                parent=parent,
-                parent_out=parent is None or parent.status in approval.OUT,
-                recipients=recipients,
-                counts=counts,
-                message=m,
-                errors={},
-            )
+        return _letter_view(request, _reader(request), letter_id, message=m)
 
     @app.get("/letters/{letter_id}/page", response_class=HTMLResponse)
     def printed_page(request: Request, letter_id: int) -> Response:
@@ -757,41 +731,60 @@ def _submit_report(
 def _letter_with_errors(
     request: Request, reader: Reader, letter_id: int, form: FormData, errors: dict[str, str]
 ) -> Response:
+    """The letter page again, with what the person typed and what is wrong with it."""
+    count = sum(1 for key in form if key.startswith("section-") and key.endswith("-title"))
+    fields = {
+        "opening": forms.nfc_text(form, "opening"),
+        "closing": forms.nfc_text(form, "closing"),
+        "sections": [
+            {"title": forms.nfc_text(form, f"section-{n}-title"), "items": forms.nfc_text(form, f"section-{n}-items")}
+            for n in range(count)
+        ],
+    }
+    return _letter_view(
+        request, reader, letter_id, fields=fields, errors=errors, reason=forms.nfc_text(form, "reason"), status=400
+    )
+
+
+def _letter_view(
+    request: Request,
+    reader: Reader,
+    letter_id: int,
+    *,
+    message: str = "",
+    fields: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    reason: str = "",
+    status: int = 200,
+) -> Response:
+    """A letter: the printed page, the changes made to the draft, the forms its approvers act with, its
+    recipients and what became of each copy."""
     with _db(request) as db:
         letter = get_letter(db, letter_id)
         hierarchy = access.check_letter(db, reader, letter)
         content = letter_content(letter)
-        count = sum(1 for key in form if key.startswith("section-") and key.endswith("-title"))
-        fields = {
-            "opening": forms.nfc_text(form, "opening"),
-            "closing": forms.nfc_text(form, "closing"),
-            "sections": [
-                {
-                    "title": forms.nfc_text(form, f"section-{n}-title"),
-                    "items": forms.nfc_text(form, f"section-{n}-items"),
-                }
-                for n in range(count)
-            ],
-        }
-        recipients = db.scalars(select(RecipientRecord).where(RecipientRecord.letter_id == letter.id)).all()
+        may_act = not reader.auditor and reader.id in approval.approvers_of(hierarchy, letter.unit_code)
+        recipients = db.scalars(
+            select(RecipientRecord).where(RecipientRecord.letter_id == letter.id).order_by(RecipientRecord.position)
+        ).all()
         parent = db.get(LetterRecord, letter.parent_id) if letter.parent_id else None
         return _page(
             request,
             "letter.html.j2",
-            status=400,
+            status=status,
             letter=letter,
             content=content,
             unit=hierarchy.unit(letter.unit_code),
             diff=_diff(letter),
-            fields=fields,
-            may_act=reader.id in approval.approvers_of(hierarchy, letter.unit_code) and letter.status in approval.OPEN,
+            fields=fields or forms.edit_fields(content),
+            may_act=may_act and letter.status in approval.OPEN,
             parent=parent,
             parent_out=parent is None or parent.status in approval.OUT,
             recipients=recipients,
             counts=_counts(recipients),
-            message="",
-            errors=errors,
-            reason=forms.nfc_text(form, "reason"),
+            message=message,
+            errors=errors or {},
+            reason=reason,
         )
 
 
