@@ -255,8 +255,7 @@ def test_an_altered_session_cookie_is_not_a_session(desk: Any) -> None:
 
 
 def _cascade(desk: Any) -> int:
-    with transaction(desk.url) as session:
-        return session.get_one(LetterRecord, desk.letters["20.STTTT"]).cascade_id
+    return _cascade_of_letter(desk.url, desk.letters["20.STTTT"])
 
 
 def _request(desk: Any, unit: str) -> int:
@@ -360,3 +359,48 @@ def test_a_bad_edit_or_a_rejection_without_reason_changes_nothing_and_says_why(d
     rejected = head.post(f"/letters/{letter}/reject", {"reason": "Bổ sung nội dung về loa truyền thanh"})
     assert rejected.status_code == 200 and "Đã trả lại dự thảo" in rejected.text
     assert _status(desk.url, letter) == "rejected"
+
+
+def test_the_department_sees_a_failed_delivery_and_sends_it_again(
+    sqlite_url: str, maildir: Path, smtp_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mail.sink import start_sink
+    from tests.test_dispatch import Refusing
+
+    monkeypatch.setenv("CHIDAO_DATA_DIR", str(tmp_path / "data"))
+    refusing = Refusing(maildir, {"ubnd.06184@langson.example"}, {})
+    controller = start_sink(maildir, int(smtp_url.rsplit(":", 1)[1]), refusing)
+    try:
+        ids = desk_cascade(sqlite_url, smtp_url, langson_directive(tmp_path))
+        with desk_server(sqlite_url) as base:
+            head, department, auditor = Person(base), Person(base), Person(base)
+            try:
+                head.sign_in("vhtt-caoloc-tp")
+                head.get(f"/letters/{ids['183.VHTT']}")
+                signed = head.post(f"/letters/{ids['183.VHTT']}/approve")
+                assert re.search(r"Đã gửi đến \d+ nơi nhận, 1 lỗi", signed.text)
+                department.sign_in("stttt-langson-gd")
+                cascade = _cascade_of_letter(sqlite_url, ids["183.VHTT"])
+                page = department.get(f"/cascades/{cascade}")
+                assert "ubnd.06184@langson.example" in page.text and "550 5.1.1" in page.text
+                auditor.sign_in("kiemtra")
+                assert "Gửi lại" not in auditor.get(f"/cascades/{cascade}").text
+                refusing.refuse.clear()  # the commune's mailbox works again
+                before = len(messages(maildir))
+                again = department.post(f"/cascades/{cascade}/resend", {"letter": ids["183.VHTT"], "unit": "06184"})
+                assert "Đã đưa 1 nơi nhận vào hàng gửi lại" in again.text and "550 5.1.1" not in again.text
+                assert len(messages(maildir)) == before + 1
+                assert auditor.post(f"/cascades/{cascade}/resend", {"letter": ids["183.VHTT"]}).status_code == 403
+            finally:
+                for who in (head, department, auditor):
+                    who.http.close()
+        with transaction(sqlite_url) as session:
+            retried = session.scalars(select(Event).where(Event.kind == "delivery.retried")).one()
+            assert retried.actor == "stttt-langson-gd" and json.loads(retried.payload) == {"units": ["06184"]}
+    finally:
+        controller.stop()
+
+
+def _cascade_of_letter(url: str, letter_id: int) -> int:
+    with transaction(url) as session:
+        return session.get_one(LetterRecord, letter_id).cascade_id
