@@ -8,6 +8,7 @@ everything and changes nothing. Functions take the session; the caller commits.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -120,7 +121,7 @@ def authenticate(
     refused: SignInRefused | None = None
     if throttled:
         oldest = min(row[1] for row in throttled)
-        refused = SignInRefused("throttled", max(1, int((oldest + WINDOW - now).total_seconds() // 60) + 1))
+        refused = SignInRefused("throttled", max(1, math.ceil((oldest + WINDOW - now).total_seconds() / 60)))
     elif account is None:
         _verify(_DUMMY, password)
         refused = SignInRefused("wrong")
