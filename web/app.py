@@ -73,6 +73,7 @@ class Desk:
     hierarchy: Path | None
     zone: ZoneInfo
     starts: starts.Starts
+    approvers: frozenset[str] | None  # of the served hierarchy: who is shown the inbox (None: everyone)
 
 
 def create_app(url: str | None = None, hierarchy: Path | None = None) -> FastAPI:
@@ -81,12 +82,14 @@ def create_app(url: str | None = None, hierarchy: Path | None = None) -> FastAPI
     conf = settings()
     url = url or conf.url
     upgrade(url)
+    served = hierarchy or conf.hierarchy
     desk = Desk(
         url=url,
         signer=Signer(load_secret(conf.secret_key, conf.data_dir)),
-        hierarchy=hierarchy or conf.hierarchy,
+        hierarchy=served,
         zone=ZoneInfo(conf.timezone),
         starts=starts.Starts(conf.data_dir / "directives"),
+        approvers=_approvers(served) if served else None,
     )
     app = FastAPI(title="chidao", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.desk = desk
@@ -148,8 +151,18 @@ def _reader(request: Request) -> Reader:
         account = db.get(Account, session.account)
         if account is None or accounts.stamp(account) != session.stamp:
             raise SignInNeeded()
-        request.state.account_name, request.state.auditor = account.name, account.role == "auditor"
-        return Reader(account.id, account.role == "auditor")
+        desk: Desk = request.app.state.desk
+        auditor = account.role == "auditor"
+        request.state.account_name, request.state.auditor = account.name, auditor
+        request.state.approver = not auditor and (desk.approvers is None or account.id in desk.approvers)
+        return Reader(account.id, auditor)
+
+
+def _approvers(path: Path) -> frozenset[str]:
+    from hierarchy.load import load_hierarchy
+
+    h = load_hierarchy(path)
+    return frozenset(p.id for code in h.graph for p in h.unit(code).approvers)
 
 
 def _address(request: Request) -> str:
@@ -182,6 +195,7 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
             me=session.account,
             me_name=getattr(request.state, "account_name", None),
             auditor=getattr(request.state, "auditor", False),
+            approver=getattr(request.state, "approver", False),
             path=request.url.path,
             status_words=STATUS_WORDS,
             report_words=REPORT_WORDS,
@@ -273,7 +287,9 @@ def _routes(app: FastAPI, desk: Desk) -> None:
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
         reader = _reader(request)
-        return _see_other("/cascades" if reader.auditor else "/inbox")
+        if reader.auditor:
+            return _see_other("/cascades")
+        return _see_other("/inbox" if request.state.approver else "/reports")
 
     # sign-in
 
