@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
@@ -78,24 +78,28 @@ def record(
     )
     event.hash = event_hash(prev, event)
     session.add(event)  # inserted with the transaction's next flush, many at once
-    if cascade_id is not None:
-        session.info[_HEADS][cascade_id] = (session.get_transaction(), seq + 1, event.hash)
+    key = cascade_id if cascade_id is not None else _OUTSIDE
+    session.info[_HEADS][key] = (session.get_transaction(), seq + 1, event.hash)
     return event
 
 
 _HEADS = "chidao_chain_heads"
+_OUTSIDE = 0  # the chain of events outside any cascade (cascade ids start at 1)
+_OUTSIDE_LOCK = 0x63686964616F  # "chidao": PostgreSQL advisory lock of that chain
 
 
 def _head(session: Session, cascade_id: int | None) -> tuple[int, str]:
     """The next seq and the previous hash; for a cascade, under its lock for the rest of the transaction."""
     heads: dict[int, tuple[object, int, str]] = session.info.setdefault(_HEADS, {})
     transaction = session.get_transaction()
-    if cascade_id is not None:
-        held = heads.get(cascade_id)
-        if held is not None and held[0] is transaction:
-            return held[1], held[2]
-        if session.get_bind().dialect.name != "sqlite":  # SQLite: the transaction holds the write lock already
+    held = heads.get(cascade_id if cascade_id is not None else _OUTSIDE)
+    if held is not None and held[0] is transaction:
+        return held[1], held[2]
+    if session.get_bind().dialect.name != "sqlite":  # SQLite: the transaction holds the write lock already
+        if cascade_id is not None:
             session.execute(select(Cascade.id).where(Cascade.id == cascade_id).with_for_update())
+        else:  # events outside any cascade (sign-ins, accounts) have no row to lock: a lock of their own
+            session.execute(select(func.pg_advisory_xact_lock(_OUTSIDE_LOCK)))
     last = session.execute(
         select(Event.seq, Event.hash).where(Event.cascade_id == cascade_id).order_by(Event.seq.desc()).limit(1)
     ).first()

@@ -404,3 +404,29 @@ def test_the_department_sees_a_failed_delivery_and_sends_it_again(
 def _cascade_of_letter(url: str, letter_id: int) -> int:
     with transaction(url) as session:
         return session.get_one(LetterRecord, letter_id).cascade_id
+
+
+def test_refusals_outside_any_cascade_form_one_chain_even_when_simultaneous(database_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from db.events import GENESIS, event_hash
+    from db.migrate import upgrade
+
+    upgrade(database_url)
+    with transaction(database_url) as session:
+        accounts.add_account(session, "p", "P", "person", PASSWORD)
+
+    def guess(n: int) -> None:
+        with transaction(database_url) as session:
+            accounts.authenticate(session, "p", f"sai {n}", f"10.0.0.{n}")
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(guess, range(12)))
+    with transaction(database_url) as session:
+        chain = session.scalars(select(Event).where(Event.cascade_id.is_(None)).order_by(Event.seq)).all()
+        assert [e.kind for e in chain] == ["account.added"] + ["attempt.refused"] * 12
+        assert [e.seq for e in chain] == list(range(1, 14))
+        previous = GENESIS
+        for event in chain:
+            assert event.prev_hash == previous and event.hash == event_hash(previous, event)
+            previous = event.hash
