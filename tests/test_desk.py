@@ -430,3 +430,12 @@ def test_refusals_outside_any_cascade_form_one_chain_even_when_simultaneous(data
         for event in chain:
             assert event.prev_hash == previous and event.hash == event_hash(previous, event)
             previous = event.hash
+
+
+def test_unknown_or_malformed_addresses_get_a_page_in_vietnamese(desk: Any) -> None:
+    head = desk.person("vhtt-caoloc-tp")
+    for path in ("/letters/abc", "/letters/999999", "/khong-co", "/reports/999999", "/cascades/999999"):
+        page = head.get(path)
+        assert page.status_code == 404 and "Không" in page.text and "text/html" in page.headers["content-type"], path
+    assert head.http.get("/inbox", params={}).status_code == 200
+    assert head.post("/letters/abc/approve").status_code == 404

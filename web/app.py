@@ -18,10 +18,12 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chidao import access, accounts, approval, reporting
 from chidao.access import Reader
@@ -274,6 +276,16 @@ def _handlers(app: FastAPI, desk: Desk) -> None:
     @app.exception_handler(CascadeNotFound)
     async def not_found(request: Request, _exc: Exception) -> Response:
         return _page(request, "message.html.j2", status=404, title="Không tìm thấy", message="Không có mục này.")
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, _exc: RequestValidationError) -> Response:
+        return _page(request, "message.html.j2", status=404, title="Không tìm thấy", message="Địa chỉ không đúng.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        words = {404: "Không có trang này.", 405: "Trang này không nhận thao tác đó."}
+        message = words.get(exc.status_code, "Yêu cầu không thực hiện được.")
+        return _page(request, "message.html.j2", status=exc.status_code, title="Không tìm thấy", message=message)
 
     @app.exception_handler(Problem)
     async def problem(request: Request, exc: Problem) -> Response:
