@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chidao.text import nfc
@@ -108,26 +108,32 @@ def authenticate(
     """Check a sign-in; every attempt is kept and every refusal is an event. Commit the session either way."""
     now = now or utcnow()
     account_id = nfc(account_id.strip())[:200]
+    events.lock_outside(session)  # attempts at the same moment are counted one after the other
     since = now - WINDOW
-    failures = select(func.count(), func.min(SignInAttempt.at)).where(
-        SignInAttempt.ok.is_(False), SignInAttempt.at > since
-    )
-    by_account = session.execute(failures.where(SignInAttempt.account == account_id)).one()
-    by_address = session.execute(failures.where(SignInAttempt.address == address)).one()
-    throttled = [
-        row for row, cap in ((by_account, MAX_FAILURES_ACCOUNT), (by_address, MAX_FAILURES_ADDRESS)) if row[0] >= cap
-    ]
+    lifts: list[datetime] = []  # when each cap that is reached stops applying
+    for column, key, cap in (
+        (SignInAttempt.account, account_id, MAX_FAILURES_ACCOUNT),
+        (SignInAttempt.address, address, MAX_FAILURES_ADDRESS),
+    ):
+        failed = session.scalars(
+            select(SignInAttempt.at)
+            .where(column == key, SignInAttempt.ok.is_(False), SignInAttempt.at > since)
+            .order_by(SignInAttempt.at)
+        ).all()
+        if len(failed) >= cap:
+            lifts.append(failed[len(failed) - cap] + WINDOW)
+    throttled = bool(lifts)
     account = session.get(Account, account_id) if not throttled else None
     refused: SignInRefused | None = None
     if throttled:
-        oldest = min(row[1] for row in throttled)
-        refused = SignInRefused("throttled", max(1, math.ceil((oldest + WINDOW - now).total_seconds() / 60)))
+        refused = SignInRefused("throttled", max(1, math.ceil((max(lifts) - now).total_seconds() / 60)))
     elif account is None:
         _verify(_DUMMY, password)
         refused = SignInRefused("wrong")
     elif not _verify(account.password_hash, password):
         refused = SignInRefused("wrong")
-    session.add(SignInAttempt(account=account_id, address=address[:64], at=now, ok=refused is None))
+    if not throttled:  # a refused attempt is not a failure: the lock lifts as the failures age out
+        session.add(SignInAttempt(account=account_id, address=address[:64], at=now, ok=refused is None))
     if refused is not None:
         events.record(
             session,

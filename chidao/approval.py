@@ -92,6 +92,14 @@ def _authorise(session: Session, letter: LetterRecord, user: str, action: str) -
     return hierarchy
 
 
+def authorise(session: Session, letter_id: int, user: str, action: str) -> LetterRecord:
+    """The letter, if this person approves its unit; else NotAllowed (for a caller that checks before it
+    reads the rest of what the person sent, as the desk does with a form)."""
+    letter = get_letter(session, letter_id)
+    _authorise(session, letter, user, action)
+    return letter
+
+
 def _check_open(session: Session, letter: LetterRecord, action: str) -> None:
     if letter.status not in OPEN:
         raise ApprovalError(f"letter {letter.id} is already {letter.status}; it cannot be {action}")

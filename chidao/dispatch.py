@@ -281,7 +281,9 @@ def _domain(email: str) -> str:
 def resend(url: str, letter_id: int, unit: str | None = None, actor: str = "chidao") -> int:
     """Put failed recipients of a letter back in the outbox; returns how many (logged with who asked)."""
     with transaction(url) as session:
-        letter = session.get_one(LetterRecord, letter_id)
+        letter = session.get(LetterRecord, letter_id)
+        if letter is None:
+            return 0
         rows = session.scalars(
             select(RecipientRecord).where(RecipientRecord.letter_id == letter_id, RecipientRecord.status == "failed")
         ).all()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from chidao.refusals import Refused
 from chidao.settings import settings
+from chidao.text import file_name
 from db import events
 from db.base import utcnow
 from db.cascades import get_cascade, inputs_of
@@ -105,14 +106,25 @@ def find_request(
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file sent with a report."""
+    """A file sent with a report; its name is kept without any folder or control character."""
 
     filename: str
     content_type: str
     data: bytes
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "filename", file_name(self.filename))
+
 
 MAX_ATTACHMENT = 10 * 1024 * 1024
+
+
+def authorise(session: Session, request: ReportRequest, user: str) -> None:
+    """NotReporter unless this person reports for the request's unit (its reporters and approvers)."""
+    _, hierarchy = inputs_of(session, get_cascade(session, request.cascade_id))
+    allowed = reporters_of(hierarchy, request.unit_code)
+    if user not in allowed:
+        raise NotReporter(user, request, allowed)
 
 
 def submit(
@@ -125,10 +137,7 @@ def submit(
     attachment: Attachment | None = None,
 ) -> Report:
     """Take a report (or a correction: a new version, the earlier kept); a late one is taken and marked late."""
-    _, hierarchy = inputs_of(session, get_cascade(session, request.cascade_id))
-    allowed = reporters_of(hierarchy, request.unit_code)
-    if user not in allowed:
-        raise NotReporter(user, request, allowed)
+    authorise(session, request, user)
     if attachment is not None and len(attachment.data) > MAX_ATTACHMENT:
         raise ReportError(f"the attachment {attachment.filename!r} is over {MAX_ATTACHMENT // 1024 // 1024} MB")
     return record_report(session, request, user, content, source, at, attachment)

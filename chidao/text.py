@@ -56,3 +56,9 @@ def vn_sort_key(text: str) -> tuple[tuple[int, ...], tuple[int, ...], str]:
 def upper(text: str) -> str:
     """Capitalise for headers ("UBND TỈNH LẠNG SƠN"); Python's upper() knows đ and the horns."""
     return nfc(text).upper()
+
+
+def file_name(name: str) -> str:
+    """A file's own name as a browser sent it: NFC, without any folder or control character."""
+    base = nfc(name).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return "".join(ch for ch in base if ch.isprintable())[:200] or "tệp"

@@ -88,6 +88,14 @@ _OUTSIDE = 0  # the chain of events outside any cascade (cascade ids start at 1)
 _OUTSIDE_LOCK = 0x63686964616F  # "chidao": PostgreSQL advisory lock of that chain
 
 
+def lock_outside(session: Session) -> None:
+    """Take, until commit, the lock of the chain of events outside any cascade (PostgreSQL; SQLite's
+    write transactions are one at a time already). Sign-ins take it first, so that counting a person's
+    failures and recording the next one are one step."""
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(select(func.pg_advisory_xact_lock(_OUTSIDE_LOCK)))
+
+
 def _head(session: Session, cascade_id: int | None) -> tuple[int, str]:
     """The next seq and the previous hash; for a cascade, under its lock for the rest of the transaction."""
     heads: dict[int, tuple[object, int, str]] = session.info.setdefault(_HEADS, {})
@@ -99,7 +107,7 @@ def _head(session: Session, cascade_id: int | None) -> tuple[int, str]:
         if cascade_id is not None:
             session.execute(select(Cascade.id).where(Cascade.id == cascade_id).with_for_update())
         else:  # events outside any cascade (sign-ins, accounts) have no row to lock: a lock of their own
-            session.execute(select(func.pg_advisory_xact_lock(_OUTSIDE_LOCK)))
+            lock_outside(session)
     last = session.execute(
         select(Event.seq, Event.hash).where(Event.cascade_id == cascade_id).order_by(Event.seq.desc()).limit(1)
     ).first()

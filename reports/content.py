@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints
 
 from chidao.sources import InputError, Problem, Source, parse_source, validate
 from chidao.text import nfc
@@ -25,7 +26,9 @@ _HEADINGS = {
 class ReportContent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     done: Text = Field(description="What the unit did")
-    figures: dict[Text, float] = Field(default_factory=dict, description="Name -> number; summed when consolidated")
+    figures: dict[Text, FiniteFloat] = Field(
+        default_factory=dict, description="Name -> number; summed when consolidated"
+    )
     difficulties: tuple[Text, ...] = ()
     proposals: tuple[Text, ...] = ()
 
@@ -54,9 +57,10 @@ def figure(line: str) -> tuple[str, float] | None:
     if not match:
         return None
     try:
-        return match.group(1).strip(), float(match.group(2).replace(".", "").replace(",", "."))
+        value = float(match.group(2).replace(".", "").replace(",", "."))
     except ValueError:  # only separators, no digit
         return None
+    return (match.group(1).strip(), value) if math.isfinite(value) else None
 
 
 def _from_markdown(text: str, name: str) -> ReportContent:

@@ -115,6 +115,8 @@ def test_another_district_can_neither_see_nor_approve_cao_lo_draft(desk: Any) ->
     assert other.post(f"/letters/{letter}/approve").status_code == 403
     assert other.post(f"/letters/{letter}/edit", {"section-0-title": "X", "section-0-items": "Y"}).status_code == 403
     assert other.post(f"/letters/{letter}/reject", {"reason": "không"}).status_code == 403
+    assert other.post(f"/letters/{letter}/reject", {"reason": ""}).status_code == 403  # refused before the form
+    assert other.post(f"/letters/{letter}/edit", {"section-0-title": "", "section-0-items": "Y"}).status_code == 403
     # changing an id: their own letter's form, sent to Cao Lộc's letter
     own = desk.letters["180.VHTT"]
     other.get(f"/letters/{own}")
@@ -169,8 +171,11 @@ def test_throttling_ends_when_the_failures_age_out(sqlite_url: str) -> None:
         refused = accounts.authenticate(session, "p", PASSWORD, "10.0.0.1", start + timedelta(minutes=1))
         assert isinstance(refused, accounts.SignInRefused) and refused.reason == "throttled"
         assert refused.retry_minutes == 14
+        for minute in range(2, 8):  # refused while throttled: not counted as failures, the lock does not grow
+            still = accounts.authenticate(session, "p", "sai", "10.0.0.1", start + timedelta(minutes=minute))
+            assert isinstance(still, accounts.SignInRefused) and still.reason == "throttled"
         later = accounts.authenticate(
-            session, "p", PASSWORD, "10.0.0.1", start + accounts.WINDOW + timedelta(minutes=2)
+            session, "p", PASSWORD, "10.0.0.1", start + accounts.WINDOW + timedelta(seconds=10)
         )
         assert not isinstance(later, accounts.SignInRefused)
 
@@ -434,8 +439,39 @@ def test_refusals_outside_any_cascade_form_one_chain_even_when_simultaneous(data
 
 def test_unknown_or_malformed_addresses_get_a_page_in_vietnamese(desk: Any) -> None:
     head = desk.person("vhtt-caoloc-tp")
-    for path in ("/letters/abc", "/letters/999999", "/khong-co", "/reports/999999", "/cascades/999999"):
+    for path in (
+        "/letters/abc",
+        "/letters/999999",
+        "/letters/99999999999999999999999",
+        "/khong-co",
+        "/reports/999999",
+        "/cascades/999999",
+        "/reports/1/attachments/-1",
+    ):
         page = head.get(path)
         assert page.status_code == 404 and "Không" in page.text and "text/html" in page.headers["content-type"], path
     assert head.http.get("/inbox", params={}).status_code == 200
     assert head.post("/letters/abc/approve").status_code == 404
+
+
+def test_a_stale_cookie_does_not_stop_anyone_signing_in(desk: Any) -> None:
+    person = desk.person()
+    person.http.cookies.set("chidao_desk", "garbage.value")  # another desk's, an old key's, or tampered
+    assert person.sign_in("vhtt-caoloc-tp").url.path == "/inbox"
+
+
+def test_an_oversized_upload_or_figure_is_refused_with_a_page(desk: Any) -> None:
+    head = desk.person("vhtt-caoloc-tp")
+    head.get(f"/letters/{desk.letters['183.VHTT']}")
+    head.post(f"/letters/{desk.letters['183.VHTT']}/approve")
+    clerk = desk.person("vhxh-06184")
+    request = _request(desk, "06184")
+    clerk.get(f"/reports/{request}")
+    big = clerk.post(
+        f"/reports/{request}", {"done": "Đã làm."}, files={"attachment": ("to.bin", b"0" * (13 * 1024 * 1024))}
+    )
+    assert big.status_code == 413 and "quá lớn" in big.text
+    huge = clerk.post(f"/reports/{request}", {"done": "Đã làm.", "figures": "Số buổi: " + "9" * 400})
+    assert huge.status_code == 400 and "Dòng 1 của ô Số liệu" in huge.text
+    with transaction(desk.url) as session:
+        assert session.scalars(select(Report)).first() is None

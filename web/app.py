@@ -8,6 +8,7 @@ only reads forms, checks who is signed in, and shows what happened.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
+from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
@@ -32,6 +34,7 @@ from chidao.refusals import Refused, record_refusal
 from chidao.reporting import ReportError
 from chidao.settings import settings
 from chidao.sources import InputError
+from chidao.text import file_name
 from db.cascades import CascadeNotFound, get_cascade, inputs_of, letter_content
 from db.engine import transaction
 from db.letters import LetterNotFound, get_letter
@@ -50,6 +53,8 @@ CSP = (
     "frame-ancestors 'self'; form-action 'self'"
 )
 REPLAY_CSP = CSP.replace("script-src 'none'", "script-src 'unsafe-inline'")
+REPLAY_PATH = re.compile(r"/cascades/\d+/replay")
+MAX_BODY = 12 * 1024 * 1024  # a report's attachment (10 MB) and its form; anything larger is refused unread
 
 
 class SignInNeeded(Exception):
@@ -98,18 +103,52 @@ def create_app(url: str | None = None, hierarchy: Path | None = None) -> FastAPI
     _routes(app, desk)
     _handlers(app, desk)
 
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
+
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
-        replay = request.url.path.endswith("/replay")
+        replay = REPLAY_PATH.fullmatch(request.url.path) is not None
         response.headers.setdefault("Content-Security-Policy", REPLAY_CSP if replay else CSP)
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Cache-Control", "no-store")
+        if settings().secure_cookies:  # served over HTTPS: browsers keep to it
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
     return app
+
+
+class BodyLimit:
+    """Refuses a request body over the limit: at once when its length is declared, else as it arrives,
+    before the form is parsed (so nothing that large is written to a temporary file)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            page = "<!DOCTYPE html><html lang='vi'><meta charset='utf-8'><title>Quá lớn</title><p>Tệp gửi lên quá lớn."
+            await HTMLResponse(page, status_code=413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise StarletteHTTPException(413)
+            return message
+
+        await self.app(scope, counted, send)
 
 
 # --- sessions and pages ---------------------------------------------------------------------------------
@@ -119,7 +158,9 @@ def _session(request: Request) -> DeskSession:
     desk: Desk = request.app.state.desk
     found = getattr(request.state, "desk_session", None)
     if found is None:
-        found = desk.signer.loads(request.cookies.get(COOKIE)) or DeskSession()
+        found = desk.signer.loads(request.cookies.get(COOKIE))
+        if found is None:  # none, altered, expired or signed with another key: a new one goes back
+            found, request.state.new_session = DeskSession(), True
         request.state.desk_session = found
     return found
 
@@ -174,7 +215,7 @@ def _address(request: Request) -> str:
 async def _form(request: Request) -> AsyncIterator[FormData]:
     """The posted form, once its CSRF token matches the session's; else BadForm (and an event). Uploaded
     files are closed after the response."""
-    form = await request.form(max_part_size=reporting.MAX_ATTACHMENT + 1024)
+    form = await request.form(max_files=1, max_fields=200, max_part_size=starts.MAX_DIRECTIVE + 1024)
     try:
         token = form.get("csrf")
         if not same_token(token if isinstance(token, str) else None, _session(request).csrf):
@@ -185,6 +226,7 @@ async def _form(request: Request) -> AsyncIterator[FormData]:
 
 
 Checked = Annotated[FormData, Depends(_form)]
+Id = Annotated[int, FastAPIPath(ge=1, le=2**62)]  # a row id; anything else is no page
 
 
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -283,9 +325,10 @@ def _handlers(app: FastAPI, desk: Desk) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        words = {404: "Không có trang này.", 405: "Trang này không nhận thao tác đó."}
+        words = {404: "Không có trang này.", 405: "Trang này không nhận thao tác đó.", 413: "Tệp gửi lên quá lớn."}
         message = words.get(exc.status_code, "Yêu cầu không thực hiện được.")
-        return _page(request, "message.html.j2", status=exc.status_code, title="Không tìm thấy", message=message)
+        title = "Không tìm thấy" if exc.status_code == 404 else "Chưa làm được"
+        return _page(request, "message.html.j2", status=exc.status_code, title=title, message=message)
 
     @app.exception_handler(Problem)
     async def problem(request: Request, exc: Problem) -> Response:
@@ -315,7 +358,7 @@ def _routes(app: FastAPI, desk: Desk) -> None:
         with _db(request) as db:
             outcome = accounts.authenticate(db, account_id, password, _address(request))
             if isinstance(outcome, Account):
-                stamp = accounts.stamp(outcome)
+                signed_in, stamp = outcome.id, accounts.stamp(outcome)
         if isinstance(outcome, accounts.SignInRefused):
             error = (
                 f"Đăng nhập sai quá nhiều lần. Hãy thử lại sau {outcome.retry_minutes} phút."
@@ -331,7 +374,7 @@ def _routes(app: FastAPI, desk: Desk) -> None:
                 error=error,
                 account=account_id,
             )
-        fresh = DeskSession(account=account_id.strip(), stamp=stamp)  # a new token: nothing from before sign-in
+        fresh = DeskSession(account=signed_in, stamp=stamp)  # a new token: nothing from before sign-in
         response = _see_other(_local(str(form.get("next", "/"))))
         _set_cookie(response, request, fresh)
         return response
@@ -353,11 +396,11 @@ def _routes(app: FastAPI, desk: Desk) -> None:
         return _page(request, "inbox.html.j2", letters=rows)
 
     @app.get("/letters/{letter_id}", response_class=HTMLResponse)
-    def letter_page(request: Request, letter_id: int, m: str = "") -> Response:
+    def letter_page(request: Request, letter_id: Id, m: str = "") -> Response:
         return _letter_view(request, _reader(request), letter_id, message=m)
 
     @app.get("/letters/{letter_id}/page", response_class=HTMLResponse)
-    def printed_page(request: Request, letter_id: int) -> Response:
+    def printed_page(request: Request, letter_id: Id) -> Response:
         """The letter as it prints (Decree 30 layout); the desk frames it, a clerk prints it."""
         reader = _reader(request)
         with _db(request) as db:
@@ -366,9 +409,9 @@ def _routes(app: FastAPI, desk: Desk) -> None:
             return HTMLResponse(render_html(letter_content(letter)), headers={"Cache-Control": "private, no-store"})
 
     @app.post("/letters/{letter_id}/edit", response_class=HTMLResponse)
-    def edit(request: Request, letter_id: int, form: Checked) -> Response:
+    def edit(request: Request, letter_id: Id, form: Checked) -> Response:
         reader = _reader(request)
-        access.check_may_act(reader, "edit", _cascade_of(request, letter_id))
+        _may_act_on(request, reader, letter_id, "edit")
         try:
             change = forms.read_edit(form)
         except forms.FormErrors as exc:
@@ -378,23 +421,23 @@ def _routes(app: FastAPI, desk: Desk) -> None:
         return _see_other(f"/letters/{letter_id}?m=edited")
 
     @app.post("/letters/{letter_id}/approve")
-    def approve(request: Request, letter_id: int, form: Checked) -> Response:
+    def approve(request: Request, letter_id: Id, form: Checked) -> Response:
         from chidao.dispatch import Queued, send_signed
 
         reader = _reader(request)
-        access.check_may_act(reader, "approve", _cascade_of(request, letter_id))
+        _may_act_on(request, reader, letter_id, "approve")
         with _db(request) as db:
             _acting(lambda: approval.approve(db, letter_id, reader.id))
         try:
             outcome = send_signed(desk.url, [letter_id])
-        except ValueError as exc:  # the mail server's address is wrong: signed, not sent; the outbox keeps it
-            raise Problem(f"Văn bản đã ký nhưng chưa gửi được: {exc}", 500) from None
+        except Exception as exc:  # signed and numbered; the outbox keeps every copy until it goes
+            raise Problem(_unsent(exc), 500) from None
         return _see_other(f"/letters/{letter_id}?m={'queued' if isinstance(outcome, Queued) else 'approved'}")
 
     @app.post("/letters/{letter_id}/reject")
-    def reject(request: Request, letter_id: int, form: Checked) -> Response:
+    def reject(request: Request, letter_id: Id, form: Checked) -> Response:
         reader = _reader(request)
-        access.check_may_act(reader, "reject", _cascade_of(request, letter_id))
+        _may_act_on(request, reader, letter_id, "reject")
         reason = forms.nfc_text(form, "reason")
         if not reason:
             return _letter_with_errors(request, reader, letter_id, form, {"reason": "Hãy ghi lý do trả lại."})
@@ -403,9 +446,9 @@ def _routes(app: FastAPI, desk: Desk) -> None:
         return _see_other(f"/letters/{letter_id}?m=rejected")
 
     @app.post("/letters/{letter_id}/regenerate")
-    def regenerate(request: Request, letter_id: int, form: Checked) -> Response:
+    def regenerate(request: Request, letter_id: Id, form: Checked) -> Response:
         reader = _reader(request)
-        access.check_may_act(reader, "regenerate", _cascade_of(request, letter_id))
+        _may_act_on(request, reader, letter_id, "regenerate")
         with _db(request) as db:
             _acting(lambda: approval.regenerate(db, letter_id, reader.id))
         return _see_other(f"/letters/{letter_id}?m=regenerated")
@@ -421,12 +464,12 @@ def _routes(app: FastAPI, desk: Desk) -> None:
         return _page(request, "reports.html.j2", requests=rows)
 
     @app.get("/reports/{request_id}", response_class=HTMLResponse)
-    def report_page(request: Request, request_id: int, m: str = "") -> Response:
+    def report_page(request: Request, request_id: Id, m: str = "") -> Response:
         reader = _reader(request)
         return _report_form(request, reader, request_id, {}, {}, m)
 
     @app.post("/reports/{request_id}", response_class=HTMLResponse)
-    async def submit_report(request: Request, request_id: int, form: Checked) -> Response:
+    async def submit_report(request: Request, request_id: Id, form: Checked) -> Response:
         from starlette.concurrency import run_in_threadpool
 
         reader = await run_in_threadpool(_reader, request)
@@ -434,13 +477,11 @@ def _routes(app: FastAPI, desk: Desk) -> None:
         upload = form.get("attachment")
         if isinstance(upload, UploadFile) and upload.filename:
             data = await upload.read(reporting.MAX_ATTACHMENT + 1)
-            attachment = reporting.Attachment(
-                forms.safe_filename(upload.filename), upload.content_type or "application/octet-stream", data
-            )
+            attachment = reporting.Attachment(upload.filename, upload.content_type or "application/octet-stream", data)
         return await run_in_threadpool(_submit_report, request, reader, request_id, form, attachment)
 
     @app.get("/reports/{request_id}/attachments/{attachment_id}")
-    def attachment(request: Request, request_id: int, attachment_id: int) -> Response:
+    def attachment(request: Request, request_id: Id, attachment_id: Id) -> Response:
         reader = _reader(request)
         with _db(request) as db:
             found = _request(db, request_id)
@@ -475,7 +516,8 @@ def _routes(app: FastAPI, desk: Desk) -> None:
         return _page(request, "cascades.html.j2", cascades=rows)
 
     @app.get("/cascades/{cascade_id}", response_class=HTMLResponse)
-    def cascade_page(request: Request, cascade_id: int, m: str = "") -> Response:
+    def cascade_page(request: Request, cascade_id: Id, m: str = "") -> Response:
+        resent = int(m[7:]) if re.fullmatch(r"resent-\d{1,6}", m) else None
         from chidao.status import cascade_status
 
         reader = _reader(request)
@@ -522,11 +564,11 @@ def _routes(app: FastAPI, desk: Desk) -> None:
                 consolidated=consolidated,
                 letters=letters,
                 may_act=not reader.auditor,
-                message=m,
+                resent=resent,
             )
 
     @app.post("/cascades/{cascade_id}/resend")
-    def resend(request: Request, cascade_id: int, form: Checked) -> Response:
+    def resend(request: Request, cascade_id: Id, form: Checked) -> Response:
         from chidao.dispatch import resend as put_back
         from chidao.dispatch import send_signed
 
@@ -541,11 +583,14 @@ def _routes(app: FastAPI, desk: Desk) -> None:
         unit = str(form.get("unit") or "") or None
         count = put_back(desk.url, letter_id, unit, actor=reader.id)
         if count:
-            send_signed(desk.url, [letter_id])
+            try:
+                send_signed(desk.url, [letter_id])
+            except Exception as exc:  # back in the outbox: the next dispatch sends them
+                raise Problem(_unsent(exc), 500) from None
         return _see_other(f"/cascades/{cascade_id}?m=resent-{count}")
 
     @app.get("/cascades/{cascade_id}/replay", response_class=HTMLResponse)
-    def replay(request: Request, cascade_id: int) -> Response:
+    def replay(request: Request, cascade_id: Id) -> Response:
         from chidao.replay import render_replay_page
 
         reader = _reader(request)
@@ -571,7 +616,7 @@ def _routes(app: FastAPI, desk: Desk) -> None:
         name = "ô nhập văn bản"
         if isinstance(upload, UploadFile) and upload.filename:
             raw = await upload.read(starts.MAX_DIRECTIVE + 1)
-            name = forms.safe_filename(upload.filename)
+            name = file_name(upload.filename)
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -605,7 +650,7 @@ def _routes(app: FastAPI, desk: Desk) -> None:
     def job(request: Request, job_id: str) -> Response:
         reader = _reader(request)
         found = desk.starts.job(job_id)
-        if found is None or found.actor != reader.id:
+        if found is None or reader.id not in found.starters:
             raise Problem("Không có việc khởi động này.", 404)
         return _page(request, "job.html.j2", job=found)
 
@@ -620,9 +665,12 @@ def _local(path: str) -> str:
 
 def _int(value: Any) -> int:
     try:
-        return int(str(value))
+        number = int(str(value))
     except ValueError:
         raise Problem("Thiếu số hiệu văn bản.", 400) from None
+    if not 1 <= number <= 2**62:
+        raise Problem("Không có văn bản này.", 404)
+    return number
 
 
 def _acting(action: Any) -> Any:
@@ -631,6 +679,13 @@ def _acting(action: Any) -> Any:
         return action()
     except (ApprovalError, ReportError) as exc:
         raise Problem(_vietnamese(str(exc))) from None
+
+
+def _unsent(exc: Exception) -> str:
+    return (
+        f"Văn bản đã ký nhưng chưa gửi được ({type(exc).__name__}: {exc}). Các bản chưa gửi vẫn nằm trong hàng "
+        "gửi; quản trị viên gửi lại bằng lệnh chidao dispatch sau khi sửa cấu hình thư."
+    )
 
 
 def _vietnamese(message: str) -> str:
@@ -642,10 +697,13 @@ def _vietnamese(message: str) -> str:
     return "Không thực hiện được: " + message
 
 
-def _cascade_of(request: Request, letter_id: int) -> int | None:
+def _may_act_on(request: Request, reader: Reader, letter_id: int, action: str) -> None:
+    """Before anything the person sent is read: auditors act on nothing, and an approver of the letter's
+    unit only (chidao.approval decides, as for the CLI); a refusal names the action tried."""
     with _db(request) as db:
-        letter = db.get(LetterRecord, letter_id)
-        return letter.cascade_id if letter else None
+        letter = get_letter(db, letter_id)
+        access.check_may_act(reader, action, letter.cascade_id)
+        approval.authorise(db, letter_id, reader.id, action)
 
 
 def _counts(recipients: Any) -> dict[str, int]:
@@ -741,7 +799,9 @@ def _submit_report(
 ) -> Response:
     from chidao.consolidation import consolidate_all
 
-    access.check_may_act(reader, "report")
+    with _db(request) as db:  # who may report is decided before the form is read
+        access.check_may_act(reader, "report", _request(db, request_id).cascade_id)
+        reporting.authorise(db, _request(db, request_id), reader.id)
     try:
         content, source = forms.read_report(form)
     except forms.FormErrors as exc:

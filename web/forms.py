@@ -32,12 +32,6 @@ def _text(form: Mapping[str, Any], key: str) -> str:
 nfc_text = _text
 
 
-def safe_filename(name: str) -> str:
-    """An uploaded file's own name, without any folder, for showing and for the download header."""
-    base = nfc(name).replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return "".join(ch for ch in base if ch.isprintable())[:200] or "tệp"
-
-
 def report_fields(report: ReportContent) -> dict[str, str]:
     """A report as the form shows it, to correct it."""
     return {
@@ -101,7 +95,12 @@ def read_report(form: Mapping[str, Any]) -> tuple[ReportContent, str]:
     difficulties, proposals = _lines(_text(form, "difficulties")), _lines(_text(form, "proposals"))
     if errors:
         raise FormErrors(errors)
-    content = ReportContent(done=done, figures=figures, difficulties=tuple(difficulties), proposals=tuple(proposals))
+    try:
+        content = ReportContent(
+            done=done, figures=figures, difficulties=tuple(difficulties), proposals=tuple(proposals)
+        )
+    except ValidationError as exc:
+        raise FormErrors({".".join(map(str, e["loc"])): e["msg"] for e in exc.errors()}) from None
     source = "\n".join(
         [
             "## Kết quả thực hiện",

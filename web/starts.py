@@ -75,6 +75,7 @@ class Job:
     id: str
     actor: str
     digest: str
+    starters: frozenset[str]  # the issuer's approvers: who may follow the job
     started: datetime = field(default_factory=utcnow)
     state: str = "running"  # running, done, failed
     done: int = 0
@@ -116,7 +117,7 @@ class Starts:
             for job in self._jobs.values():
                 if job.digest == digest and job.state == "running":
                     return job  # the same directive twice: one run (the flow itself creates nothing twice)
-            job = Job(secrets.token_urlsafe(12), actor, digest)
+            job = Job(secrets.token_urlsafe(12), actor, digest, frozenset(planned.starters))
             self._jobs[job.id] = job
         threading.Thread(target=self._run, args=(job, path, hierarchy_path), daemon=True).start()
         return job
