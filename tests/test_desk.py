@@ -186,12 +186,7 @@ def test_html_in_a_directive_or_a_report_is_shown_as_text(desk: Any) -> None:
     for path in ("/cascades", f"/cascades/{_cascade(desk)}", f"/letters/{desk.letters['20.STTTT']}/page"):
         text = department.get(path).text
         assert escaped in text and "<script>alert" not in text and "<img src=x" not in text, path
-    head = desk.person("vhtt-caoloc-tp")
-    head.get(f"/letters/{desk.letters['183.VHTT']}")
-    head.post(f"/letters/{desk.letters['183.VHTT']}/approve")
-    clerk = desk.person("vhxh-06184")
-    request = _request(desk, "06184")
-    clerk.get(f"/reports/{request}")
+    clerk, request = _cao_loc_signed_and_its_clerk(desk)
     sent = clerk.post(f"/reports/{request}", {"done": EVIL, "figures": "Số buổi: 3", "proposals": EVIL})
     assert sent.status_code == 200
     assert escaped in sent.text and "<script>alert" not in sent.text and "<img src=x" not in sent.text
@@ -213,17 +208,13 @@ def test_an_auditor_reads_everything_and_changes_nothing(desk: Any) -> None:
 
 
 def test_a_commune_clerk_reports_with_an_attachment_and_sees_it_late(desk: Any) -> None:
-    head = desk.person("vhtt-caoloc-tp")
-    head.get(f"/letters/{desk.letters['183.VHTT']}")
-    head.post(f"/letters/{desk.letters['183.VHTT']}/approve")
-    clerk = desk.person("vhxh-06184")
+    clerk, request = _cao_loc_signed_and_its_clerk(desk)
     owed = clerk.get("/reports").text
-    request = _request(desk, "06184")
     with transaction(desk.url) as session:
         due = session.get_one(ReportRequest, request).due
     assert due is not None and f"/reports/{request}" in owed and f"{due:%d/%m/%Y}" in owed
     assert re.search(r"Quá hạn \d+ ngày làm việc", owed)
-    clerk.get(f"/reports/{request}")
+    clerk.get(f"/reports/{request}")  # the form's token
     scan = b"%PDF-1.4 bien ban\n" + bytes(range(256))
     sent = clerk.post(
         f"/reports/{request}",
@@ -461,12 +452,7 @@ def test_a_stale_cookie_does_not_stop_anyone_signing_in(desk: Any) -> None:
 
 
 def test_an_oversized_upload_or_figure_is_refused_with_a_page(desk: Any) -> None:
-    head = desk.person("vhtt-caoloc-tp")
-    head.get(f"/letters/{desk.letters['183.VHTT']}")
-    head.post(f"/letters/{desk.letters['183.VHTT']}/approve")
-    clerk = desk.person("vhxh-06184")
-    request = _request(desk, "06184")
-    clerk.get(f"/reports/{request}")
+    clerk, request = _cao_loc_signed_and_its_clerk(desk)
     big = clerk.post(
         f"/reports/{request}", {"done": "Đã làm."}, files={"attachment": ("to.bin", b"0" * (13 * 1024 * 1024))}
     )
@@ -475,3 +461,14 @@ def test_an_oversized_upload_or_figure_is_refused_with_a_page(desk: Any) -> None
     assert huge.status_code == 400 and "Dòng 1 của ô Số liệu" in huge.text
     with transaction(desk.url) as session:
         assert session.scalars(select(Report)).first() is None
+
+
+def _cao_loc_signed_and_its_clerk(desk: Any) -> tuple[Person, int]:
+    """Cao Lộc's letter signed and sent; the Đồng Đăng clerk signed in, on the form of the report it owes."""
+    head = desk.person("vhtt-caoloc-tp")
+    head.get(f"/letters/{desk.letters['183.VHTT']}")
+    head.post(f"/letters/{desk.letters['183.VHTT']}/approve")
+    clerk = desk.person("vhxh-06184")
+    request = _request(desk, "06184")
+    clerk.get(f"/reports/{request}")
+    return clerk, request
