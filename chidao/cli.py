@@ -960,7 +960,13 @@ def users_list() -> None:
     type=click.Path(dir_okay=False, exists=True),
     help="The hierarchy new cascades start on (default: CHIDAO_HIERARCHY)",
 )
-def serve(host: str, port: int, hierarchy_file: str | None) -> None:
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    help="Address of a reverse proxy whose X-Forwarded-For names the user (repeatable); else the peer is the user",
+)
+def serve(host: str, port: int, hierarchy_file: str | None, trusted_proxies: tuple[str, ...]) -> None:
     """The web desk: approvers sign, commune clerks report, the department follows, auditors replay."""
     import uvicorn
 
@@ -974,7 +980,14 @@ def serve(host: str, port: int, hierarchy_file: str | None) -> None:
             load_hierarchy(hierarchy_file)
     app = create_app(url, Path(hierarchy_file) if hierarchy_file else None)
     click.echo(f"The desk is at http://{host}:{port}/ (Ctrl-C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    uvicorn.run(  # sign-in throttling counts by address: only a named proxy may say whose a request is
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=list(trusted_proxies) or None,
+    )
 
 
 # --- database and demo -------------------------------------------------------------------------
@@ -1036,6 +1049,10 @@ def demo(output: str | None) -> None:
     click.echo(f"Status page (the tree coloured by state): {result.status_page}")
     click.echo(f"Audit replay (the history step by step, every letter): {result.replay_page}")
     click.echo(f"Mail (Maildir, one file per message): {result.maildir}")
+    click.echo(
+        "In a browser: chidao users add vhtt-caoloc-tp --hierarchy examples/langson/hierarchy.yaml, "
+        "then chidao serve --hierarchy examples/langson/hierarchy.yaml (README: the web desk)."
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from chidao import accounts
 from chidao.cli import main
 from db.base import utcnow
 from db.engine import transaction
-from db.models import Event, LetterRecord, Report, ReportRequest
+from db.models import Event, LetterRecord, Report, ReportRequest, SignInAttempt
 from mail.sink import messages
 from tests.steps import LANGSON, PASSWORD, desk_cascade, desk_server, langson_directive
 
@@ -472,3 +472,43 @@ def _cao_loc_signed_and_its_clerk(desk: Any) -> tuple[Person, int]:
     request = _request(desk, "06184")
     clerk.get(f"/reports/{request}")
     return clerk, request
+
+
+def test_chidao_serve_believes_forwarded_addresses_only_from_a_named_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from mail.sink import free_port
+
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    monkeypatch.setenv("CHIDAO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHIDAO_DATABASE_URL", url)
+    added = CliRunner().invoke(
+        main, ["users", "add", "kt", "--auditor", "--name", "Kiểm tra", "--password-stdin"], input=PASSWORD + "\n"
+    )
+    assert added.exit_code == 0, added.output
+    chidao = shutil.which("chidao") or str(Path(sys.executable).with_name("chidao"))
+    for proxy in ([], ["--trusted-proxy", "127.0.0.1"]):
+        port = free_port()
+        server = subprocess.Popen([chidao, "serve", "--port", str(port), *proxy])
+        try:
+            person = Person(f"http://127.0.0.1:{port}")
+            for _ in range(100):
+                try:
+                    person.get("/sign-in")
+                    break
+                except httpx.ConnectError:
+                    time.sleep(0.1)
+            person.http.headers["X-Forwarded-For"] = "10.1.2.3"
+            assert person.sign_in("kt", "sai mật khẩu rồi").status_code == 401
+            assert person.sign_in("kt").url.path == "/cascades"
+            person.http.close()
+        finally:
+            server.terminate()
+            server.wait(10)
+    with transaction(url) as session:
+        seen = session.scalars(select(SignInAttempt.address).order_by(SignInAttempt.id)).all()
+    assert seen == ["127.0.0.1", "127.0.0.1", "10.1.2.3", "10.1.2.3"]
