@@ -167,15 +167,15 @@ def test_throttling_ends_when_the_failures_age_out(sqlite_url: str) -> None:
     with transaction(sqlite_url) as session:
         accounts.add_account(session, "p", "P", "person", PASSWORD)
         for n in range(accounts.MAX_FAILURES_ACCOUNT):
-            accounts.authenticate(session, "p", "sai", "10.0.0.1", start + timedelta(seconds=n))
-        refused = accounts.authenticate(session, "p", PASSWORD, "10.0.0.1", start + timedelta(minutes=1))
+            accounts.authenticate(session, "p", "sai", "127.0.0.2", start + timedelta(seconds=n))
+        refused = accounts.authenticate(session, "p", PASSWORD, "127.0.0.2", start + timedelta(minutes=1))
         assert isinstance(refused, accounts.SignInRefused) and refused.reason == "throttled"
         assert refused.retry_minutes == 14
         for minute in range(2, 8):  # refused while throttled: not counted as failures, the lock does not grow
-            still = accounts.authenticate(session, "p", "sai", "10.0.0.1", start + timedelta(minutes=minute))
+            still = accounts.authenticate(session, "p", "sai", "127.0.0.2", start + timedelta(minutes=minute))
             assert isinstance(still, accounts.SignInRefused) and still.reason == "throttled"
         later = accounts.authenticate(
-            session, "p", PASSWORD, "10.0.0.1", start + accounts.WINDOW + timedelta(seconds=10)
+            session, "p", PASSWORD, "127.0.0.2", start + accounts.WINDOW + timedelta(seconds=10)
         )
         assert not isinstance(later, accounts.SignInRefused)
 
@@ -414,7 +414,7 @@ def test_refusals_outside_any_cascade_form_one_chain_even_when_simultaneous(data
 
     def guess(n: int) -> None:
         with transaction(database_url) as session:
-            accounts.authenticate(session, "p", f"sai {n}", f"10.0.0.{n}")
+            accounts.authenticate(session, "p", f"sai {n}", f"127.0.1.{n}")
 
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(guess, range(12)))
@@ -502,7 +502,7 @@ def test_chidao_serve_believes_forwarded_addresses_only_from_a_named_proxy(
                     break
                 except httpx.ConnectError:
                     time.sleep(0.1)
-            person.http.headers["X-Forwarded-For"] = "10.1.2.3"
+            person.http.headers["X-Forwarded-For"] = "127.0.0.9"
             assert person.sign_in("kt", "sai mật khẩu rồi").status_code == 401
             assert person.sign_in("kt").url.path == "/cascades"
             person.http.close()
@@ -511,4 +511,4 @@ def test_chidao_serve_believes_forwarded_addresses_only_from_a_named_proxy(
             server.wait(10)
     with transaction(url) as session:
         seen = session.scalars(select(SignInAttempt.address).order_by(SignInAttempt.id)).all()
-    assert seen == ["127.0.0.1", "127.0.0.1", "10.1.2.3", "10.1.2.3"]
+    assert seen == ["127.0.0.1", "127.0.0.1", "127.0.0.9", "127.0.0.9"]
