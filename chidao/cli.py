@@ -973,12 +973,8 @@ def serve(host: str, port: int, hierarchy_file: str | None, trusted_proxies: tup
     from web.app import create_app
 
     url = _database()
-    if hierarchy_file:
-        with clear_errors():
-            from hierarchy.load import load_hierarchy
-
-            load_hierarchy(hierarchy_file)
-    app = create_app(url, Path(hierarchy_file) if hierarchy_file else None)
+    with clear_errors():  # the served hierarchy is read (and checked) once, here
+        app = create_app(url, Path(hierarchy_file) if hierarchy_file else None)
     click.echo(f"The desk is at http://{host}:{port}/ (Ctrl-C to stop)")
     uvicorn.run(  # sign-in throttling counts by address: only a named proxy may say whose a request is
         app,

@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from chidao import progress
@@ -322,16 +322,6 @@ def send_signed(url: str, letter_ids: list[int] | None) -> DispatchReport | Queu
         assert not inspect.isawaitable(run)  # called from sync code, Prefect returns the run itself
         return Queued(run.name, str(run.id))
     return dispatch(url, smtp_config(), letter_ids)
-
-
-def delivery_counts(session: Session, letter_id: int) -> dict[str, int]:
-    """How many of a letter's recipients are pending, sending, sent, failed."""
-    rows = session.execute(
-        select(RecipientRecord.status, func.count())
-        .where(RecipientRecord.letter_id == letter_id)
-        .group_by(RecipientRecord.status)
-    ).all()
-    return {"pending": 0, "sending": 0, "sent": 0, "failed": 0} | {status: n for status, n in rows}
 
 
 def failed(url: str) -> list[Delivery]:

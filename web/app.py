@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, Request
-from fastapi import Path as FastAPIPath
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
@@ -40,13 +35,29 @@ from db.engine import transaction
 from db.letters import LetterNotFound, get_letter
 from db.migrate import upgrade
 from db.models import Account, Cascade, LetterRecord, RecipientRecord, Report, ReportAttachment, ReportRequest
+from hierarchy.graph import Hierarchy
 from letters.content import Letter
-from letters.render import environment, render_html, render_markdown
+from letters.render import render_html, render_markdown
 from web import forms, starts
-from web.session import COOKIE, LIFETIME, DeskSession, Signer, load_secret, same_token
+from web.pages import (
+    MAX_BODY,
+    BadForm,
+    BodyLimit,
+    Checked,
+    Desk,
+    Id,
+    Problem,
+    SignInNeeded,
+    database,
+    desk_session,
+    peer,
+    render_page,
+    see_other,
+    set_cookie,
+    signed_in,
+)
+from web.session import COOKIE, DeskSession, Signer, load_secret
 
-STATUS_WORDS = {"draft": "Dự thảo", "rejected": "Bị trả lại", "approved": "Đã ký", "sent": "Đã gửi"}
-REPORT_WORDS = {"open": "Chưa nộp", "received": "Đã nộp đúng hạn", "late": "Đã nộp muộn"}
 # Pages other than the audit replay run no script at all; the printed page may be framed by the desk only.
 CSP = (
     "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -54,33 +65,6 @@ CSP = (
 )
 REPLAY_CSP = CSP.replace("script-src 'none'", "script-src 'unsafe-inline'")
 REPLAY_PATH = re.compile(r"/cascades/\d+/replay")
-MAX_BODY = 12 * 1024 * 1024  # a report's attachment (10 MB) and its form; anything larger is refused unread
-
-
-class SignInNeeded(Exception):
-    pass
-
-
-class BadForm(Exception):
-    """A form without its CSRF token, or with another session's."""
-
-
-class Problem(Exception):
-    """An action that cannot be done as asked; shown to the person with what to do."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass
-class Desk:
-    url: str
-    signer: Signer
-    hierarchy: Path | None
-    zone: ZoneInfo
-    starts: starts.Starts
-    approvers: frozenset[str] | None  # of the served hierarchy: who is shown the inbox (None: everyone)
 
 
 def create_app(url: str | None = None, hierarchy: Path | None = None) -> FastAPI:
@@ -90,13 +74,14 @@ def create_app(url: str | None = None, hierarchy: Path | None = None) -> FastAPI
     url = url or conf.url
     upgrade(url)
     served = hierarchy or conf.hierarchy
+    planner = starts.Starts(conf.data_dir / "directives")
     desk = Desk(
         url=url,
         signer=Signer(load_secret(conf.secret_key, conf.data_dir)),
         hierarchy=served,
         zone=ZoneInfo(conf.timezone),
-        starts=starts.Starts(conf.data_dir / "directives"),
-        approvers=_approvers(served) if served else None,
+        starts=planner,
+        approvers=_approvers(planner.hierarchy(served)) if served else None,
     )
     app = FastAPI(title="chidao", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.desk = desk
@@ -121,152 +106,8 @@ def create_app(url: str | None = None, hierarchy: Path | None = None) -> FastAPI
     return app
 
 
-class BodyLimit:
-    """Refuses a request body over the limit: at once when its length is declared, else as it arrives,
-    before the form is parsed (so nothing that large is written to a temporary file)."""
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.limit:
-            page = "<!DOCTYPE html><html lang='vi'><meta charset='utf-8'><title>Quá lớn</title><p>Tệp gửi lên quá lớn."
-            await HTMLResponse(page, status_code=413)(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Any:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise StarletteHTTPException(413)
-            return message
-
-        await self.app(scope, counted, send)
-
-
-# --- sessions and pages ---------------------------------------------------------------------------------
-
-
-def _session(request: Request) -> DeskSession:
-    desk: Desk = request.app.state.desk
-    found = getattr(request.state, "desk_session", None)
-    if found is None:
-        found = desk.signer.loads(request.cookies.get(COOKIE))
-        if found is None:  # none, altered, expired or signed with another key: a new one goes back
-            found, request.state.new_session = DeskSession(), True
-        request.state.desk_session = found
-    return found
-
-
-def _set_cookie(response: Response, request: Request, session: DeskSession) -> None:
-    desk: Desk = request.app.state.desk
-    response.set_cookie(
-        COOKIE,
-        desk.signer.dumps(session),
-        max_age=LIFETIME,
-        httponly=True,
-        samesite="lax",
-        secure=settings().secure_cookies,
-        path="/",
-    )
-
-
-@contextmanager
-def _db(request: Request) -> Iterator[Session]:
-    desk: Desk = request.app.state.desk
-    with transaction(desk.url) as session:
-        yield session
-
-
-def _reader(request: Request) -> Reader:
-    """The person signed in, checked against their account now (a changed password ends the session)."""
-    session = _session(request)
-    if session.account is None:
-        raise SignInNeeded()
-    with _db(request) as db:
-        account = db.get(Account, session.account)
-        if account is None or accounts.stamp(account) != session.stamp:
-            raise SignInNeeded()
-        desk: Desk = request.app.state.desk
-        auditor = account.role == "auditor"
-        request.state.account_name, request.state.auditor = account.name, auditor
-        request.state.approver = not auditor and (desk.approvers is None or account.id in desk.approvers)
-        return Reader(account.id, auditor)
-
-
-def _approvers(path: Path) -> frozenset[str]:
-    from hierarchy.load import load_hierarchy
-
-    h = load_hierarchy(path)
+def _approvers(h: Hierarchy) -> frozenset[str]:
     return frozenset(p.id for code in h.graph for p in h.unit(code).approvers)
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "?"
-
-
-async def _form(request: Request) -> AsyncIterator[FormData]:
-    """The posted form, once its CSRF token matches the session's; else BadForm (and an event). Uploaded
-    files are closed after the response."""
-    form = await request.form(max_files=1, max_fields=200, max_part_size=starts.MAX_DIRECTIVE + 1024)
-    try:
-        token = form.get("csrf")
-        if not same_token(token if isinstance(token, str) else None, _session(request).csrf):
-            raise BadForm()
-        yield form
-    finally:
-        await form.close()
-
-
-Checked = Annotated[FormData, Depends(_form)]
-Id = Annotated[int, FastAPIPath(ge=1, le=2**62)]  # a row id; anything else is no page
-
-
-def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    session = _session(request)
-    html = (
-        environment()
-        .get_template(f"desk/{template}")
-        .render(
-            csrf=session.csrf,
-            me=session.account,
-            me_name=getattr(request.state, "account_name", None),
-            auditor=getattr(request.state, "auditor", False),
-            approver=getattr(request.state, "approver", False),
-            path=request.url.path,
-            status_words=STATUS_WORDS,
-            report_words=REPORT_WORDS,
-            dmy=_dmy,
-            **context,
-        )
-    )
-    response = HTMLResponse(html, status_code=status)
-    if request.cookies.get(COOKIE) is None or getattr(request.state, "new_session", False):
-        _set_cookie(response, request, session)
-    return response
-
-
-def _dmy(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(settings_zone()).strftime("%H:%M %d/%m/%Y")
-    return f"{value:%d/%m/%Y}"
-
-
-def settings_zone() -> ZoneInfo:
-    return ZoneInfo(settings().timezone)
-
-
-def _see_other(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
 
 
 # --- errors ------------------------------------------------------------------------------------------
@@ -276,14 +117,14 @@ def _handlers(app: FastAPI, desk: Desk) -> None:
     @app.exception_handler(SignInNeeded)
     async def sign_in_needed(request: Request, _exc: SignInNeeded) -> Response:
         if request.method != "GET":
-            return _see_other("/sign-in")
-        return _see_other(f"/sign-in?next={quote(request.url.path)}")
+            return see_other("/sign-in")
+        return see_other(f"/sign-in?next={quote(request.url.path)}")
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> Response:
         with transaction(desk.url) as session:
             record_refusal(session, exc)
-        return _page(
+        return render_page(
             request,
             "message.html.j2",
             status=403,
@@ -293,7 +134,7 @@ def _handlers(app: FastAPI, desk: Desk) -> None:
 
     @app.exception_handler(BadForm)
     async def bad_form(request: Request, _exc: BadForm) -> Response:
-        session = _session(request)
+        session = desk_session(request)
         with transaction(desk.url) as db:
             record_refusal(
                 db,
@@ -303,10 +144,10 @@ def _handlers(app: FastAPI, desk: Desk) -> None:
                     cascade_id=None,
                     action="csrf",
                     path=request.url.path,
-                    address=_address(request),
+                    address=peer(request),
                 ),
             )
-        return _page(
+        return render_page(
             request,
             "message.html.j2",
             status=403,
@@ -317,22 +158,24 @@ def _handlers(app: FastAPI, desk: Desk) -> None:
     @app.exception_handler(LetterNotFound)
     @app.exception_handler(CascadeNotFound)
     async def not_found(request: Request, _exc: Exception) -> Response:
-        return _page(request, "message.html.j2", status=404, title="Không tìm thấy", message="Không có mục này.")
+        return render_page(request, "message.html.j2", status=404, title="Không tìm thấy", message="Không có mục này.")
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, _exc: RequestValidationError) -> Response:
-        return _page(request, "message.html.j2", status=404, title="Không tìm thấy", message="Địa chỉ không đúng.")
+        return render_page(
+            request, "message.html.j2", status=404, title="Không tìm thấy", message="Địa chỉ không đúng."
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         words = {404: "Không có trang này.", 405: "Trang này không nhận thao tác đó.", 413: "Tệp gửi lên quá lớn."}
         message = words.get(exc.status_code, "Yêu cầu không thực hiện được.")
         title = "Không tìm thấy" if exc.status_code == 404 else "Chưa làm được"
-        return _page(request, "message.html.j2", status=exc.status_code, title=title, message=message)
+        return render_page(request, "message.html.j2", status=exc.status_code, title=title, message=message)
 
     @app.exception_handler(Problem)
     async def problem(request: Request, exc: Problem) -> Response:
-        return _page(request, "message.html.j2", status=exc.status, title="Chưa làm được", message=str(exc))
+        return render_page(request, "message.html.j2", status=exc.status, title="Chưa làm được", message=str(exc))
 
 
 # --- routes ------------------------------------------------------------------------------------------
@@ -341,22 +184,22 @@ def _handlers(app: FastAPI, desk: Desk) -> None:
 def _routes(app: FastAPI, desk: Desk) -> None:
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
-        reader = _reader(request)
+        reader = signed_in(request)
         if reader.auditor:
-            return _see_other("/cascades")
-        return _see_other("/inbox" if request.state.approver else "/reports")
+            return see_other("/cascades")
+        return see_other("/inbox" if request.state.approver else "/reports")
 
     # sign-in
 
     @app.get("/sign-in", response_class=HTMLResponse)
     def sign_in_page(request: Request, next: str = "/") -> Response:
-        return _page(request, "signin.html.j2", next=_local(next), error=None, account="")
+        return render_page(request, "signin.html.j2", next=_local(next), error=None, account="")
 
     @app.post("/sign-in", response_class=HTMLResponse)
     def sign_in(request: Request, form: Checked) -> Response:
         account_id, password = str(form.get("account", "")), str(form.get("password", ""))
-        with _db(request) as db:
-            outcome = accounts.authenticate(db, account_id, password, _address(request))
+        with database(request) as db:
+            outcome = accounts.authenticate(db, account_id, password, peer(request))
             if isinstance(outcome, Account):
                 signed_in, stamp = outcome.id, accounts.stamp(outcome)
         if isinstance(outcome, accounts.SignInRefused):
@@ -366,7 +209,7 @@ def _routes(app: FastAPI, desk: Desk) -> None:
                 else "Tên đăng nhập hoặc mật khẩu không đúng."
             )
             status = 429 if outcome.reason == "throttled" else 401
-            return _page(
+            return render_page(
                 request,
                 "signin.html.j2",
                 status=status,
@@ -375,13 +218,13 @@ def _routes(app: FastAPI, desk: Desk) -> None:
                 account=account_id,
             )
         fresh = DeskSession(account=signed_in, stamp=stamp)  # a new token: nothing from before sign-in
-        response = _see_other(_local(str(form.get("next", "/"))))
-        _set_cookie(response, request, fresh)
+        response = see_other(_local(str(form.get("next", "/"))))
+        set_cookie(response, request, fresh)
         return response
 
     @app.post("/sign-out")
     def sign_out(request: Request, _form: Checked) -> Response:
-        response = _see_other("/sign-in")
+        response = see_other("/sign-in")
         response.delete_cookie(COOKIE, path="/")
         return response
 
@@ -389,90 +232,90 @@ def _routes(app: FastAPI, desk: Desk) -> None:
 
     @app.get("/inbox", response_class=HTMLResponse)
     def inbox(request: Request) -> Response:
-        reader = _reader(request)
-        with _db(request) as db:
+        reader = signed_in(request)
+        with database(request) as db:
             waiting = [] if reader.auditor else approval.pending(db, reader.id)
             rows = [_letter_row(db, letter) for letter in waiting]
-        return _page(request, "inbox.html.j2", letters=rows)
+        return render_page(request, "inbox.html.j2", letters=rows)
 
     @app.get("/letters/{letter_id}", response_class=HTMLResponse)
     def letter_page(request: Request, letter_id: Id, m: str = "") -> Response:
-        return _letter_view(request, _reader(request), letter_id, message=m)
+        return _letter_view(request, signed_in(request), letter_id, message=m)
 
     @app.get("/letters/{letter_id}/page", response_class=HTMLResponse)
     def printed_page(request: Request, letter_id: Id) -> Response:
         """The letter as it prints (Decree 30 layout); the desk frames it, a clerk prints it."""
-        reader = _reader(request)
-        with _db(request) as db:
+        reader = signed_in(request)
+        with database(request) as db:
             letter = get_letter(db, letter_id)
             access.check_letter(db, reader, letter)
             return HTMLResponse(render_html(letter_content(letter)), headers={"Cache-Control": "private, no-store"})
 
     @app.post("/letters/{letter_id}/edit", response_class=HTMLResponse)
     def edit(request: Request, letter_id: Id, form: Checked) -> Response:
-        reader = _reader(request)
+        reader = signed_in(request)
         _may_act_on(request, reader, letter_id, "edit")
         try:
             change = forms.read_edit(form)
         except forms.FormErrors as exc:
             return _letter_with_errors(request, reader, letter_id, form, exc.errors)
-        with _db(request) as db:
+        with database(request) as db:
             _acting(lambda: approval.edit(db, letter_id, reader.id, change))
-        return _see_other(f"/letters/{letter_id}?m=edited")
+        return see_other(f"/letters/{letter_id}?m=edited")
 
     @app.post("/letters/{letter_id}/approve")
     def approve(request: Request, letter_id: Id, form: Checked) -> Response:
         from chidao.dispatch import Queued, send_signed
 
-        reader = _reader(request)
+        reader = signed_in(request)
         _may_act_on(request, reader, letter_id, "approve")
-        with _db(request) as db:
+        with database(request) as db:
             _acting(lambda: approval.approve(db, letter_id, reader.id))
         try:
             outcome = send_signed(desk.url, [letter_id])
         except Exception as exc:  # signed and numbered; the outbox keeps every copy until it goes
             raise Problem(_unsent(exc), 500) from None
-        return _see_other(f"/letters/{letter_id}?m={'queued' if isinstance(outcome, Queued) else 'approved'}")
+        return see_other(f"/letters/{letter_id}?m={'queued' if isinstance(outcome, Queued) else 'approved'}")
 
     @app.post("/letters/{letter_id}/reject")
     def reject(request: Request, letter_id: Id, form: Checked) -> Response:
-        reader = _reader(request)
+        reader = signed_in(request)
         _may_act_on(request, reader, letter_id, "reject")
         reason = forms.nfc_text(form, "reason")
         if not reason:
             return _letter_with_errors(request, reader, letter_id, form, {"reason": "Hãy ghi lý do trả lại."})
-        with _db(request) as db:
+        with database(request) as db:
             _acting(lambda: approval.reject(db, letter_id, reader.id, reason))
-        return _see_other(f"/letters/{letter_id}?m=rejected")
+        return see_other(f"/letters/{letter_id}?m=rejected")
 
     @app.post("/letters/{letter_id}/regenerate")
     def regenerate(request: Request, letter_id: Id, form: Checked) -> Response:
-        reader = _reader(request)
+        reader = signed_in(request)
         _may_act_on(request, reader, letter_id, "regenerate")
-        with _db(request) as db:
+        with database(request) as db:
             _acting(lambda: approval.regenerate(db, letter_id, reader.id))
-        return _see_other(f"/letters/{letter_id}?m=regenerated")
+        return see_other(f"/letters/{letter_id}?m=regenerated")
 
     # commune clerks: reports owed
 
     @app.get("/reports", response_class=HTMLResponse)
     def reports_owed(request: Request) -> Response:
-        reader = _reader(request)
+        reader = signed_in(request)
         today = approval.today()
-        with _db(request) as db:
+        with database(request) as db:
             rows = [_request_row(db, r, today) for r in ([] if reader.auditor else reporting.owed_by(db, reader.id))]
-        return _page(request, "reports.html.j2", requests=rows)
+        return render_page(request, "reports.html.j2", requests=rows)
 
     @app.get("/reports/{request_id}", response_class=HTMLResponse)
     def report_page(request: Request, request_id: Id, m: str = "") -> Response:
-        reader = _reader(request)
+        reader = signed_in(request)
         return _report_form(request, reader, request_id, {}, {}, m)
 
     @app.post("/reports/{request_id}", response_class=HTMLResponse)
     async def submit_report(request: Request, request_id: Id, form: Checked) -> Response:
         from starlette.concurrency import run_in_threadpool
 
-        reader = await run_in_threadpool(_reader, request)
+        reader = await run_in_threadpool(signed_in, request)
         attachment = None
         upload = form.get("attachment")
         if isinstance(upload, UploadFile) and upload.filename:
@@ -482,8 +325,8 @@ def _routes(app: FastAPI, desk: Desk) -> None:
 
     @app.get("/reports/{request_id}/attachments/{attachment_id}")
     def attachment(request: Request, request_id: Id, attachment_id: Id) -> Response:
-        reader = _reader(request)
-        with _db(request) as db:
+        reader = signed_in(request)
+        with database(request) as db:
             found = _request(db, request_id)
             access.check_request(db, reader, found)
             row = db.get(ReportAttachment, attachment_id)
@@ -500,8 +343,8 @@ def _routes(app: FastAPI, desk: Desk) -> None:
 
     @app.get("/cascades", response_class=HTMLResponse)
     def cascades(request: Request) -> Response:
-        reader = _reader(request)
-        with _db(request) as db:
+        reader = signed_in(request)
+        with database(request) as db:
             rows = []
             for cascade in db.scalars(select(Cascade).order_by(Cascade.id.desc())):
                 directive, hierarchy = inputs_of(db, cascade)
@@ -513,15 +356,15 @@ def _routes(app: FastAPI, desk: Desk) -> None:
                             "issuer": hierarchy.unit(cascade.issuer_code).name,
                         }
                     )
-        return _page(request, "cascades.html.j2", cascades=rows)
+        return render_page(request, "cascades.html.j2", cascades=rows)
 
     @app.get("/cascades/{cascade_id}", response_class=HTMLResponse)
     def cascade_page(request: Request, cascade_id: Id, m: str = "") -> Response:
         resent = int(m[7:]) if re.fullmatch(r"resent-\d{1,6}", m) else None
         from chidao.status import cascade_status
 
-        reader = _reader(request)
-        with _db(request) as db:
+        reader = signed_in(request)
+        with database(request) as db:
             hierarchy = access.check_cascade(db, reader, cascade_id)
             cascade = get_cascade(db, cascade_id)
             directive, _ = inputs_of(db, cascade)
@@ -551,7 +394,7 @@ def _routes(app: FastAPI, desk: Desk) -> None:
                 .where(LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "letter")
                 .order_by(LetterRecord.depth, LetterRecord.id)
             ).all()
-            return _page(
+            return render_page(
                 request,
                 "cascade.html.j2",
                 cascade=cascade,
@@ -572,10 +415,10 @@ def _routes(app: FastAPI, desk: Desk) -> None:
         from chidao.dispatch import resend as put_back
         from chidao.dispatch import send_signed
 
-        reader = _reader(request)
+        reader = signed_in(request)
         access.check_may_act(reader, "resend", cascade_id)
         letter_id = _int(form.get("letter"))
-        with _db(request) as db:
+        with database(request) as db:
             access.check_cascade(db, reader, cascade_id)
             letter = get_letter(db, letter_id)
             if letter.cascade_id != cascade_id:
@@ -587,14 +430,14 @@ def _routes(app: FastAPI, desk: Desk) -> None:
                 send_signed(desk.url, [letter_id])
             except Exception as exc:  # back in the outbox: the next dispatch sends them
                 raise Problem(_unsent(exc), 500) from None
-        return _see_other(f"/cascades/{cascade_id}?m=resent-{count}")
+        return see_other(f"/cascades/{cascade_id}?m=resent-{count}")
 
     @app.get("/cascades/{cascade_id}/replay", response_class=HTMLResponse)
     def replay(request: Request, cascade_id: Id) -> Response:
         from chidao.replay import render_replay_page
 
-        reader = _reader(request)
-        with _db(request) as db:
+        reader = signed_in(request)
+        with database(request) as db:
             access.check_cascade(db, reader, cascade_id)
             return HTMLResponse(render_replay_page(db, cascade_id, desk.zone))
 
@@ -602,14 +445,14 @@ def _routes(app: FastAPI, desk: Desk) -> None:
 
     @app.get("/start", response_class=HTMLResponse)
     def start_page(request: Request) -> Response:
-        _reader(request)
-        return _page(request, "start.html.j2", hierarchy=desk.hierarchy, text="", errors=[], plan=None)
+        signed_in(request)
+        return render_page(request, "start.html.j2", hierarchy=desk.hierarchy, text="", errors=[], plan=None)
 
     @app.post("/start", response_class=HTMLResponse)
     async def plan(request: Request, form: Checked) -> Response:
         from starlette.concurrency import run_in_threadpool
 
-        reader = await run_in_threadpool(_reader, request)
+        reader = await run_in_threadpool(signed_in, request)
         access.check_may_act(reader, "start a cascade")
         upload = form.get("file")
         text = str(form.get("text") or "")
@@ -620,7 +463,7 @@ def _routes(app: FastAPI, desk: Desk) -> None:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
-                return _page(
+                return render_page(
                     request,
                     "start.html.j2",
                     status=400,
@@ -633,7 +476,7 @@ def _routes(app: FastAPI, desk: Desk) -> None:
 
     @app.post("/start/run")
     def run(request: Request, form: Checked) -> Response:
-        reader = _reader(request)
+        reader = signed_in(request)
         access.check_may_act(reader, "start a cascade")
         text = str(form.get("text") or "")
         if desk.hierarchy is None:
@@ -644,15 +487,15 @@ def _routes(app: FastAPI, desk: Desk) -> None:
             raise exc.refused() from None
         except (InputError, starts.StartError) as exc:
             raise Problem(f"Không khởi động được: {exc}", 400) from None
-        return _see_other(f"/start/{job.id}")
+        return see_other(f"/start/{job.id}")
 
     @app.get("/start/{job_id}", response_class=HTMLResponse)
     def job(request: Request, job_id: str) -> Response:
-        reader = _reader(request)
+        reader = signed_in(request)
         found = desk.starts.job(job_id)
         if found is None or reader.id not in found.starters:
             raise Problem("Không có việc khởi động này.", 404)
-        return _page(request, "job.html.j2", job=found)
+        return render_page(request, "job.html.j2", job=found)
 
 
 # --- helpers of the routes -------------------------------------------------------------------------
@@ -700,7 +543,7 @@ def _vietnamese(message: str) -> str:
 def _may_act_on(request: Request, reader: Reader, letter_id: int, action: str) -> None:
     """Before anything the person sent is read: auditors act on nothing, and an approver of the letter's
     unit only (chidao.approval decides, as for the CLI); a refusal names the action tried."""
-    with _db(request) as db:
+    with database(request) as db:
         letter = get_letter(db, letter_id)
         access.check_may_act(reader, action, letter.cascade_id)
         approval.authorise(db, letter_id, reader.id, action)
@@ -764,7 +607,7 @@ def _report_form(
     message: str,
     status: int = 200,
 ) -> Response:
-    with _db(request) as db:
+    with database(request) as db:
         found = _request(db, request_id)
         hierarchy = access.check_request(db, reader, found)
         row = _request_row(db, found, approval.today())
@@ -779,7 +622,7 @@ def _report_form(
         may_report = not reader.auditor and reader.id in reporting.reporters_of(hierarchy, found.unit_code)
         if not values and latest is not None:
             values = forms.report_fields(latest)
-        return _page(
+        return render_page(
             request,
             "report.html.j2",
             status=status,
@@ -799,7 +642,7 @@ def _submit_report(
 ) -> Response:
     from chidao.consolidation import consolidate_all
 
-    with _db(request) as db:  # who may report is decided before the form is read
+    with database(request) as db:  # who may report is decided before the form is read
         access.check_may_act(reader, "report", _request(db, request_id).cascade_id)
         reporting.authorise(db, _request(db, request_id), reader.id)
     try:
@@ -807,13 +650,13 @@ def _submit_report(
     except forms.FormErrors as exc:
         values = {k: str(form.get(k) or "") for k in ("done", "figures", "difficulties", "proposals")}
         return _report_form(request, reader, request_id, values, exc.errors, "", 400)
-    with _db(request) as db:
+    with database(request) as db:
         found = _request(db, request_id)
         report = _acting(lambda: reporting.submit(db, found, reader.id, content, source, attachment=attachment))
         version = report.version
-    with _db(request) as db:  # as after `chidao reports submit`: consolidated reports now due are drafted
+    with database(request) as db:  # as after `chidao reports submit`: consolidated reports now due are drafted
         consolidate_all(db, approval.today())
-    return _see_other(f"/reports/{request_id}?m=submitted-{version}")
+    return see_other(f"/reports/{request_id}?m=submitted-{version}")
 
 
 def _letter_with_errors(
@@ -847,7 +690,7 @@ def _letter_view(
 ) -> Response:
     """A letter: the printed page, the changes made to the draft, the forms its approvers act with, its
     recipients and what became of each copy."""
-    with _db(request) as db:
+    with database(request) as db:
         letter = get_letter(db, letter_id)
         hierarchy = access.check_letter(db, reader, letter)
         content = letter_content(letter)
@@ -856,7 +699,7 @@ def _letter_view(
             select(RecipientRecord).where(RecipientRecord.letter_id == letter.id).order_by(RecipientRecord.position)
         ).all()
         parent = db.get(LetterRecord, letter.parent_id) if letter.parent_id else None
-        return _page(
+        return render_page(
             request,
             "letter.html.j2",
             status=status,
@@ -883,7 +726,7 @@ def _plan(request: Request, reader: Reader, text: str, name: str) -> Response:
     try:
         planned = desk.starts.plan(text, name, desk.hierarchy)
     except InputError as exc:
-        return _page(
+        return render_page(
             request,
             "start.html.j2",
             status=400,
@@ -893,11 +736,11 @@ def _plan(request: Request, reader: Reader, text: str, name: str) -> Response:
             plan=None,
         )
     except starts.StartError as exc:
-        return _page(
+        return render_page(
             request, "start.html.j2", status=400, hierarchy=desk.hierarchy, text=text, errors=[str(exc)], plan=None
         )
     may_start = reader.id in planned.starters
-    return _page(
+    return render_page(
         request,
         "start.html.j2",
         hierarchy=desk.hierarchy,

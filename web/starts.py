@@ -90,6 +90,14 @@ class Starts:
         self.folder = folder
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._hierarchy: tuple[tuple[Path, float], Hierarchy] | None = None
+
+    def hierarchy(self, path: Path) -> Hierarchy:
+        """The served hierarchy, read again only when the file changes (a national one takes seconds)."""
+        key = (path, path.stat().st_mtime)
+        if self._hierarchy is None or self._hierarchy[0] != key:
+            self._hierarchy = (key, load_hierarchy(path))
+        return self._hierarchy[1]
 
     def plan(self, text: str, name: str, hierarchy_path: Path) -> Planned:
         """What the directive would draft at each level; InputError names the field and line."""
@@ -98,7 +106,7 @@ class Starts:
             raise StartError("Chưa có nội dung: hãy dán hoặc tải lên tệp chỉ đạo (YAML).")
         if len(text.encode()) > MAX_DIRECTIVE:
             raise StartError(f"{name}: tệp lớn hơn {MAX_DIRECTIVE // 1024} KB.")
-        hierarchy = load_hierarchy(hierarchy_path)
+        hierarchy = self.hierarchy(hierarchy_path)
         directive = parse_directive(text, hierarchy, name)
         try:
             plan = plan_cascade(directive, hierarchy, draft_date_for(directive))

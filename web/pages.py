@@ -1,0 +1,193 @@
+"""The desk's plumbing: who is signed in, the session cookie, checked forms, pages rendered from
+templates/desk/, and the errors every route may raise."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi import Path as FastAPIPath
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chidao import accounts
+from chidao.access import Reader
+from chidao.settings import settings
+from db.engine import transaction
+from db.models import Account
+from letters.render import environment
+from web import starts
+from web.session import COOKIE, LIFETIME, DeskSession, Signer, same_token
+
+STATUS_WORDS = {"draft": "Dự thảo", "rejected": "Bị trả lại", "approved": "Đã ký", "sent": "Đã gửi"}
+REPORT_WORDS = {"open": "Chưa nộp", "received": "Đã nộp đúng hạn", "late": "Đã nộp muộn"}
+MAX_BODY = 12 * 1024 * 1024  # a report's attachment (10 MB) and its form; anything larger is refused unread
+
+
+class SignInNeeded(Exception):
+    pass
+
+
+class BadForm(Exception):
+    """A form without its CSRF token, or with another session's."""
+
+
+class Problem(Exception):
+    """An action that cannot be done as asked; shown to the person with what to do."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Desk:
+    url: str
+    signer: Signer
+    hierarchy: Path | None
+    zone: ZoneInfo
+    starts: starts.Starts
+    approvers: frozenset[str] | None  # of the served hierarchy: who is shown the inbox (None: everyone)
+
+
+class BodyLimit:
+    """Refuses a request body over the limit: at once when its length is declared, else as it arrives,
+    before the form is parsed (so nothing that large is written to a temporary file)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            page = "<!DOCTYPE html><html lang='vi'><meta charset='utf-8'><title>Quá lớn</title><p>Tệp gửi lên quá lớn."
+            await HTMLResponse(page, status_code=413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise StarletteHTTPException(413)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def desk_session(request: Request) -> DeskSession:
+    desk: Desk = request.app.state.desk
+    found = getattr(request.state, "desk_session", None)
+    if found is None:
+        found = desk.signer.loads(request.cookies.get(COOKIE))
+        if found is None:  # none, altered, expired or signed with another key: a new one goes back
+            found, request.state.new_session = DeskSession(), True
+        request.state.desk_session = found
+    return found
+
+
+def set_cookie(response: Response, request: Request, session: DeskSession) -> None:
+    desk: Desk = request.app.state.desk
+    response.set_cookie(
+        COOKIE,
+        desk.signer.dumps(session),
+        max_age=LIFETIME,
+        httponly=True,
+        samesite="lax",
+        secure=settings().secure_cookies,
+        path="/",
+    )
+
+
+@contextmanager
+def database(request: Request) -> Iterator[Session]:
+    desk: Desk = request.app.state.desk
+    with transaction(desk.url) as session:
+        yield session
+
+
+def signed_in(request: Request) -> Reader:
+    """The person signed in, checked against their account now (a changed password ends the session)."""
+    session = desk_session(request)
+    if session.account is None:
+        raise SignInNeeded()
+    with database(request) as db:
+        account = db.get(Account, session.account)
+        if account is None or accounts.stamp(account) != session.stamp:
+            raise SignInNeeded()
+        desk: Desk = request.app.state.desk
+        auditor = account.role == "auditor"
+        request.state.account_name, request.state.auditor = account.name, auditor
+        request.state.approver = not auditor and (desk.approvers is None or account.id in desk.approvers)
+        return Reader(account.id, auditor)
+
+
+def peer(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+async def checked_form(request: Request) -> AsyncIterator[FormData]:
+    """The posted form, once its CSRF token matches the session's; else BadForm (and an event). Uploaded
+    files are closed after the response."""
+    form = await request.form(max_files=1, max_fields=200, max_part_size=starts.MAX_DIRECTIVE + 1024)
+    try:
+        token = form.get("csrf")
+        if not same_token(token if isinstance(token, str) else None, desk_session(request).csrf):
+            raise BadForm()
+        yield form
+    finally:
+        await form.close()
+
+
+Checked = Annotated[FormData, Depends(checked_form)]
+Id = Annotated[int, FastAPIPath(ge=1, le=2**62)]  # a row id; anything else is no page
+
+
+def render_page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    session = desk_session(request)
+    html = (
+        environment()
+        .get_template(f"desk/{template}")
+        .render(
+            csrf=session.csrf,
+            me=session.account,
+            me_name=getattr(request.state, "account_name", None),
+            auditor=getattr(request.state, "auditor", False),
+            approver=getattr(request.state, "approver", False),
+            path=request.url.path,
+            status_words=STATUS_WORDS,
+            report_words=REPORT_WORDS,
+            dmy=dmy,
+            **context,
+        )
+    )
+    response = HTMLResponse(html, status_code=status)
+    if request.cookies.get(COOKIE) is None or getattr(request.state, "new_session", False):
+        set_cookie(response, request, session)
+    return response
+
+
+def dmy(value: Any) -> str:
+    """A date as 27/11/2026; a moment as 04:53 27/11/2026 on Vietnam's clock (CHIDAO_TIMEZONE)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(ZoneInfo(settings().timezone)).strftime("%H:%M %d/%m/%Y")
+    return f"{value:%d/%m/%Y}"
+
+
+def see_other(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
