@@ -17,11 +17,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chidao.text import nfc
 from db import events
 from db.base import utcnow
 from db.models import Account, SignInAttempt
 from hierarchy.graph import Hierarchy
+from inputs.vietnamese import nfc
 
 ROLES = ("person", "auditor")
 MIN_PASSWORD = 10

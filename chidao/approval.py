@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from chidao.refusals import Refused
 from chidao.settings import settings
-from chidao.sources import InputError, read_source, validate
 from db import events
 from db.cascades import get_cascade, inputs_of, letter_content
 from db.letters import get_letter
 from db.models import Event, LetterRecord
 from db.registers import next_number
 from hierarchy.graph import Hierarchy
+from inputs.sources import InputError, read_source, validate
 from letters.content import Letter, LetterSection
 from letters.derive import Citation, derived_letter, root_letter
 from letters.render import render_markdown, sha256

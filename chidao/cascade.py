@@ -27,6 +27,27 @@ def load_inputs(
     return load_directive(directive_path, hierarchy, today), hierarchy
 
 
+class NotAnApprover(Exception):
+    """Someone named as having signed the department's letter on paper who does not approve its letters."""
+
+
+def check_start(
+    directive_path: str | Path, hierarchy_path: str | Path, draft_date: date | None, approved_by: str | None = None
+) -> tuple[Directive, Hierarchy]:
+    """Everything a cascade needs, checked before anything is written: both files against each other, the
+    first letter, and who signed it on paper. InputError or NotAnApprover says what is wrong."""
+    from chidao.approval import approvers_of
+
+    directive, hierarchy = load_inputs(directive_path, hierarchy_path, draft_date)
+    first_letter(directive, hierarchy, draft_date_for(directive, draft_date))
+    allowed = approvers_of(hierarchy, directive.issuer)
+    if approved_by and approved_by not in allowed:
+        raise NotAnApprover(
+            f"{approved_by!r} is not an approver of {directive.issuer} (approvers: {', '.join(allowed)})"
+        )
+    return directive, hierarchy
+
+
 def draft_date_for(directive: Directive, given: date | None = None) -> date:
     """The date drafts carry: as given, else the directive's, else today in Vietnam."""
     return given or directive.date or datetime.now(ZoneInfo(settings().timezone)).date()

@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from chidao.refusals import Refused
 from chidao.settings import settings
-from chidao.text import file_name
 from db import events
 from db.base import utcnow
 from db.cascades import get_cascade, inputs_of
 from db.models import LetterRecord, Report, ReportAttachment, ReportRequest
 from hierarchy.graph import Hierarchy
+from inputs.vietnamese import file_name
 from reports.content import ReportContent
 
 

@@ -1,30 +1,20 @@
-"""The demo: the seed cascade down to the mailboxes and the first reports back up, on embedded defaults."""
+"""`chidao demo`, the README's main job: the seed cascade down to the mailboxes and the first reports back up,
+on embedded defaults."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+import click
 
-from chidao import approval, reporting
-from chidao.dispatch import dispatch
-from chidao.reminders import sweep
-from chidao.replay import render_replay_page
-from chidao.settings import settings
-from chidao.status import cascade_status, render_status_page
-from db.cascades import get_cascade, inputs_of, letter_content
-from db.engine import transaction
-from db.letters import list_letters
-from db.migrate import upgrade
-from db.models import ReportRequest
-from letters.calendar import WorkingCalendar
-from letters.render import render_html
-from mail.sink import free_port, start_sink
-from mail.smtp import SmtpConfig
-from reports.content import ReportContent
+from cli.common import EXAMPLES
+
+if TYPE_CHECKING:
+    from mail.smtp import SmtpConfig
 
 
 @dataclass
@@ -46,6 +36,9 @@ class DemoResult:
 
 def dated_directive(example: Path, out: Path) -> Path:
     """The seed directive with a report deadline 15 working days from today (the seed says 'on request')."""
+    from chidao import approval
+    from letters.calendar import WorkingCalendar
+
     today = approval.today()
     due = WorkingCalendar().plus(today, 15)
     text = (example / "directive-hsg-2023.yaml").read_text(encoding="utf-8")
@@ -61,7 +54,21 @@ def dated_directive(example: Path, out: Path) -> Path:
 def run_demo(example: Path, output: Path | None = None) -> DemoResult:
     """Start a sink, run the cascade flow, approve each letter as its signer (or first approver), send all,
     simulate a few reports, sweep for reminders once, and write the status page."""
-    from chidao.cli import start_cascade
+    from chidao import approval
+    from chidao.cascade import check_start
+    from chidao.dispatch import dispatch
+    from chidao.replay import render_replay_page
+    from chidao.settings import settings
+    from chidao.status import cascade_status, render_status_page
+    from cli.cascade import run_cascade
+    from db.cascades import get_cascade, inputs_of, letter_content
+    from db.engine import transaction
+    from db.letters import list_letters
+    from db.migrate import upgrade
+    from flows.cascade import CascadeParams
+    from letters.render import render_html
+    from mail.sink import free_port, start_sink
+    from mail.smtp import SmtpConfig
 
     url = settings().url
     upgrade(url)
@@ -71,7 +78,9 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
     config = SmtpConfig("127.0.0.1", port)
     try:
         directive = dated_directive(example, settings().data_dir / "demo")
-        summary = start_cascade(str(directive), str(example / "hierarchy.yaml"), None, show_progress=True)
+        hierarchy_file = str(example / "hierarchy.yaml")
+        check_start(directive, hierarchy_file, None)
+        summary = run_cascade(CascadeParams(directive=str(directive), hierarchy=hierarchy_file), show_progress=True)
         approved = sent = failed = 0
         for depth in range(len(summary.letters_per_level)):
             with transaction(url) as session:
@@ -114,6 +123,17 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
 
 def _upward_half(url: str, config: SmtpConfig, cascade_id: int, result: DemoResult) -> None:
     """Two communes in three of every four districts report; then one sweep on the communes' deadline eve."""
+    from sqlalchemy import select
+
+    from chidao import reporting
+    from chidao.reminders import sweep
+    from chidao.settings import settings
+    from db.cascades import get_cascade, inputs_of
+    from db.engine import transaction
+    from db.models import ReportRequest
+    from letters.calendar import WorkingCalendar
+    from reports.content import ReportContent
+
     content = ReportContent(
         done="Đã tuyên truyền trên hệ thống loa truyền thanh và trang thông tin điện tử.",
         figures={"tin bài": 3, "buổi phát thanh": 10},
@@ -142,3 +162,27 @@ def _upward_half(url: str, config: SmtpConfig, cascade_id: int, result: DemoResu
     report = sweep(url, config, moment)
     result.sweep_day = eve.isoformat()
     result.reminders = sum(report.count(kind) for kind in ("due_soon", "overdue", "escalation"))
+
+
+@click.command()
+@click.option("--output", type=click.Path(file_okay=False), help="Where to write the letters (default: DATA_DIR/demo)")
+def demo(output: str | None) -> None:
+    """The seed cascade end to end: draft, approve level by level as each unit's approver, e-mail to a local sink."""
+    result = run_demo(EXAMPLES / "langson", Path(output) if output else None)
+    click.echo(
+        f"Cascade {result.cascade_id}: {sum(result.letters_per_level)} letter(s) — per level "
+        f"{result.letters_per_level}; {result.approved} approved now."
+    )
+    click.echo(f"Messages: {result.sent} sent to the local SMTP sink, {result.failed} failed.")
+    click.echo(
+        f"Reports: {result.reports} simulated from communes; one reminder sweep as of {result.sweep_day} "
+        f"(the communes' deadline eve) sent {result.reminders} reminder(s); {result.overdue} overdue then."
+    )
+    click.echo(f"Letters (Markdown and HTML): {result.letters_dir}")
+    click.echo(f"Status page (the tree coloured by state): {result.status_page}")
+    click.echo(f"Audit replay (the history step by step, every letter): {result.replay_page}")
+    click.echo(f"Mail (Maildir, one file per message): {result.maildir}")
+    click.echo(
+        "In a browser: chidao users add vhtt-caoloc-tp --hierarchy examples/langson/hierarchy.yaml, "
+        "then chidao serve --hierarchy examples/langson/hierarchy.yaml (README: the web desk)."
+    )

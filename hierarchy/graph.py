@@ -11,8 +11,8 @@ from typing import Any
 
 import networkx as nx
 
-from chidao.text import vn_sort_key
 from hierarchy.model import HierarchyFile, Link, Role, Unit
+from inputs.vietnamese import vn_sort_key
 
 
 class UnknownUnit(KeyError):

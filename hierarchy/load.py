@@ -6,9 +6,9 @@ from pathlib import Path
 
 import networkx as nx
 
-from chidao.sources import InputError, Problem, Source, parse_source, read_source, validate
 from hierarchy.graph import Hierarchy
 from hierarchy.model import HierarchyFile
+from inputs.sources import InputError, Problem, Source, parse_source, read_source, validate
 
 # Fields a unit needs once it writes letters (has units under it).
 _ISSUER_FIELDS = ("abbreviation", "signer", "approvers")

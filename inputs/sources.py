@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from chidao.text import nfc
+from inputs.vietnamese import nfc
 
 # libyaml's parser where the machine has it (twenty times faster on a national hierarchy), same nodes and marks.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

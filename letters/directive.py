@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from chidao.sources import InputError, Problem, Source, parse_source, read_source, validate
 from hierarchy.graph import Hierarchy
 from hierarchy.model import Signer
+from inputs.sources import InputError, Problem, Source, parse_source, read_source, validate
 from letters.calendar import WorkingCalendar
 from letters.doctypes import canonical_type
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chidao.text import nfc
+from inputs.vietnamese import nfc
 from letters.dates import BLANK
 
 # A công văn has no code: its notation is issuer abbreviation + drafting unit.

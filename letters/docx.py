@@ -14,7 +14,7 @@ from docx.shared import Mm, Pt
 from docx.table import _Cell
 from docx.text.paragraph import Paragraph
 
-from chidao.text import upper
+from inputs.vietnamese import upper
 from letters.content import Letter
 
 FONT = "Times New Roman"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from chidao.text import upper
+from inputs.vietnamese import upper
 from letters.content import Letter
 
 TEMPLATES = Path(os.environ.get("CHIDAO_TEMPLATES_DIR", Path(__file__).resolve().parent.parent / "templates"))

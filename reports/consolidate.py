@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from chidao.text import vn_sort_key
 from hierarchy.graph import Hierarchy
+from inputs.vietnamese import vn_sort_key
 from letters.content import Letter, LetterSection, Recipient
 from letters.dates import short_date
 from letters.derive import Citation

@@ -9,8 +9,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints
 
-from chidao.sources import InputError, Problem, Source, parse_source, validate
-from chidao.text import nfc
+from inputs.sources import InputError, Problem, Source, parse_source, validate
+from inputs.vietnamese import nfc
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 

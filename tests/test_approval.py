@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from chidao import approval
-from chidao.cli import main
+from cli import main
 from db.cascades import letter_content
 from db.engine import transaction
 from db.events import history

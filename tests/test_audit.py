@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from chidao.cli import main
+from cli import main
 from db.engine import transaction
 from tests.steps import send_down
 

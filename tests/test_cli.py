@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, inspect, select
 
-from chidao.cli import main
+from cli import main
 from db.engine import engine_for, transaction
 from db.models import Cascade, LetterRecord
 from letters.dates import BLANK

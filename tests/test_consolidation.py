@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from chidao import approval, reporting
-from chidao.cli import main
 from chidao.dispatch import dispatch
+from cli import main
 from db.cascades import letter_content
 from db.engine import transaction
 from db.models import Event, LetterRecord, ReportRequest

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from chidao.cli import main
+from cli import main
 from db.engine import transaction
 from db.models import LetterRecord, RecipientRecord
 from mail.sink import messages

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from chidao.sources import InputError
 from hierarchy import load_hierarchy
+from inputs.sources import InputError
 from letters.dates import BLANK
 from letters.derive import Citation, derived_letter
 from letters.directive import load_directive, parse_directive

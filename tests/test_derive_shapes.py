@@ -70,7 +70,7 @@ def test_report_deadlines_narrow_by_working_days_at_each_level(plan: Plan) -> No
 
 
 def test_a_deadline_already_passed_is_refused_naming_its_line(ministry: Hierarchy) -> None:
-    from chidao.sources import InputError
+    from inputs.sources import InputError
     from letters.directive import parse_directive
 
     text = (DATA / "ministry-plan.yaml").read_text(encoding="utf-8")

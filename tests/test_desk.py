@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from chidao import accounts
-from chidao.cli import main
+from cli import main
 from db.base import utcnow
 from db.engine import transaction
 from db.models import Event, LetterRecord, Report, ReportRequest, SignInAttempt

@@ -10,8 +10,8 @@ from aiosmtpd.smtp import Envelope, Session
 from click.testing import CliRunner
 
 from chidao import approval
-from chidao.cli import main
 from chidao.dispatch import dispatch, failed, resend
+from cli import main
 from db.engine import transaction
 from db.models import LetterRecord, RecipientRecord
 from letters.render import render_html

@@ -53,7 +53,7 @@ def test_killed_dispatch_resumes_without_losing_or_changing_a_message(tmp_path: 
         "CHIDAO_SMTP_URL": f"smtp://127.0.0.1:{port}",
         "CHIDAO_DATA_DIR": str(tmp_path),
     }
-    command = [sys.executable, "-m", "chidao.cli", "dispatch"]
+    command = [sys.executable, "-m", "cli", "dispatch"]
     controller = start_sink(maildir, port, Slow(maildir))
     try:
         for received in (20, 90, 160):  # kill once the sink holds this many messages
@@ -93,7 +93,7 @@ def test_two_dispatchers_at_once_send_each_message_once(tmp_path: Path, database
         "CHIDAO_SMTP_URL": f"smtp://127.0.0.1:{port}",
         "CHIDAO_DATA_DIR": str(tmp_path),
     }
-    command = [sys.executable, "-m", "chidao.cli", "dispatch"]
+    command = [sys.executable, "-m", "cli", "dispatch"]
     controller = start_sink(maildir, port, Slow(maildir))
     try:
         workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]

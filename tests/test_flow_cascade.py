@@ -141,7 +141,7 @@ def test_with_a_server_approval_queues_a_dispatch_deployment_run(
     from click.testing import CliRunner
     from prefect.client.orchestration import get_client
 
-    from chidao.cli import main
+    from cli import main
     from flows.dispatch import dispatch
 
     deployment_id = dispatch.to_deployment(name="dispatch").apply()

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from chidao.sources import InputError
 from hierarchy import load_hierarchy, parse_hierarchy
 from hierarchy.model import Link
 from hierarchy.tree import render_tree
+from inputs.sources import InputError
 from tests.conftest import DATA
 
 MINI = (DATA / "mini.yaml").read_text(encoding="utf-8")

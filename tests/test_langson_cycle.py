@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from chidao import approval, reporting
 from chidao.cascade import begin, draft_below, load_inputs
-from chidao.cli import main
 from chidao.dispatch import dispatch
+from cli import main
 from db.engine import transaction
 from db.letters import list_letters
 from db.migrate import upgrade

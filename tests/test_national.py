@@ -17,7 +17,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from chidao.cli import main
+from cli import main
 from hierarchy import Hierarchy, load_hierarchy
 from hierarchy.importers import ImportFailed, ImportResult, import_vietnam_provinces
 from hierarchy.importers.vietnam_provinces import Counts, compare

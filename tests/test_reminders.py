@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from chidao import reporting
-from chidao.cli import main
 from chidao.reminders import sweep
+from cli import main
 from db.engine import transaction
 from db.models import Event
 from mail.sink import messages

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from chidao.cli import main
+from cli import main
 from tests.steps import send_down
 
 pytestmark = pytest.mark.browser

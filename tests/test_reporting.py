@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from chidao import reporting
-from chidao.cli import main
+from cli import main
 from db.engine import transaction
 from db.models import Event, Report, ReportRequest
 from tests.steps import send_down

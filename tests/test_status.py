@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from chidao import reporting
-from chidao.cli import main
+from cli import main
 from db.engine import transaction
 from tests.steps import send_down
 

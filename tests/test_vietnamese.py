@@ -1,7 +1,7 @@
 import unicodedata
 from datetime import date
 
-from chidao.text import nfc, nfc_deep, upper, vn_sort_key
+from inputs.vietnamese import nfc, nfc_deep, upper, vn_sort_key
 from letters.dates import long_date, short_date
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chidao.approval import LetterEdit
-from chidao.text import nfc
+from inputs.vietnamese import nfc
 from letters.content import Letter
 from reports.content import ReportContent, figure
 

@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chidao import accounts
 from chidao.access import Reader
+from chidao.approval import ApprovalError
+from chidao.reporting import ReportError
 from chidao.settings import settings
 from db.engine import transaction
 from db.models import Account
@@ -112,6 +114,11 @@ def set_cookie(response: Response, request: Request, session: DeskSession) -> No
     )
 
 
+def the_desk(request: Request) -> Desk:
+    desk: Desk = request.app.state.desk
+    return desk
+
+
 @contextmanager
 def database(request: Request) -> Iterator[Session]:
     desk: Desk = request.app.state.desk
@@ -191,3 +198,37 @@ def dmy(value: Any) -> str:
 
 def see_other(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
+
+
+def int_field(value: Any) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise Problem("Thiếu số hiệu văn bản.", 400) from None
+    if not 1 <= number <= 2**62:
+        raise Problem("Không có văn bản này.", 404)
+    return number
+
+
+def acting(action: Any) -> Any:
+    """Run an action of chidao.approval or chidao.reporting; its refusals go to the handler (logged)."""
+    try:
+        return action()
+    except (ApprovalError, ReportError) as exc:
+        raise Problem(in_vietnamese(str(exc))) from None
+
+
+def unsent(exc: Exception) -> str:
+    return (
+        f"Văn bản đã ký nhưng chưa gửi được ({type(exc).__name__}: {exc}). Các bản chưa gửi vẫn nằm trong hàng "
+        "gửi; quản trị viên gửi lại bằng lệnh chidao dispatch sau khi sửa cấu hình thư."
+    )
+
+
+def in_vietnamese(message: str) -> str:
+    """The library's messages are for operators; the common ones in the users' words."""
+    if "must be approved first" in message:
+        return "Văn bản cấp trên chưa được ký, nên chưa thể ký văn bản này. (" + message + ")"
+    if "is already" in message or "only a draft" in message:
+        return "Văn bản này đã được xử lý, không còn chờ duyệt. (" + message + ")"
+    return "Không thực hiện được: " + message

@@ -20,10 +20,10 @@ from chidao import progress
 from chidao.approval import approvers_of
 from chidao.cascade import draft_date_for
 from chidao.refusals import Refused
-from chidao.text import nfc
 from db.base import utcnow
 from hierarchy.graph import Hierarchy
 from hierarchy.load import load_hierarchy
+from inputs.vietnamese import nfc
 from letters.content import Letter
 from letters.directive import Directive, parse_directive
 from letters.plan import NothingToSend, Plan, plan_cascade

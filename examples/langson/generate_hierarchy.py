@@ -75,8 +75,8 @@ def _shared() -> Any:
     """The national importer's generator (stdlib, PyYAML and the package only, like this script): the
     conventions both files follow (type words, slugs, placeholder names, the unit record, YAML output) live
     there once; Lạng Sơn's part of its national file is, unit for unit, what this script writes."""
-    path = HERE.parent.parent / "hierarchy" / "importers" / "vietnam_provinces_generate.py"
-    spec = importlib.util.spec_from_file_location("vietnam_provinces_generate", path)
+    path = HERE.parent.parent / "hierarchy" / "importers" / "vietnam_provinces_conventions.py"
+    spec = importlib.util.spec_from_file_location("vietnam_provinces_conventions", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -21,11 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from chidao.settings import settings
-from chidao.sources import InputError
 from hierarchy.graph import Hierarchy
-from hierarchy.importers.vietnam_provinces_generate import DEPARTMENTS, ENTERPRISES, SHAPES
+from hierarchy.importers.vietnam_provinces_conventions import DEPARTMENTS, ENTERPRISES, SHAPES
 from hierarchy.load import load_hierarchy
+from inputs.sources import InputError
 
 GENERATOR = Path(__file__).with_name("vietnam_provinces_generate.py")
 CACHE_ENV = "CHIDAO_IMPORTER_CACHE"
@@ -55,10 +54,15 @@ class ImportResult:
     seconds: float
 
 
-def cache_dir() -> Path:
-    """Where the throwaway virtualenvs live: $CHIDAO_IMPORTER_CACHE, else DATA_DIR/importers."""
+def cache_dir(default: Path | None) -> Path:
+    """Where the throwaway virtualenvs live: $CHIDAO_IMPORTER_CACHE, else the caller's default (the CLI gives
+    DATA_DIR/importers)."""
     found = os.environ.get(CACHE_ENV)
-    return Path(found) if found else settings().data_dir / "importers"
+    if found:
+        return Path(found)
+    if default is None:
+        raise ImportFailed(f"no folder for the importer's virtualenvs: set {CACHE_ENV}")
+    return default
 
 
 def import_vietnam_provinces(
@@ -68,6 +72,7 @@ def import_vietnam_provinces(
     departments: Sequence[str] | None = None,
     enterprises: Sequence[str] | None = None,
     district_branches: bool = False,
+    cache: Path | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> ImportResult:
     """Write the national hierarchy of `shape` ("2025" or "pre2025") to `output`, validated and counted.
@@ -75,7 +80,8 @@ def import_vietnam_provinces(
     departments: the Sở under each province's committee (keys of DEPARTMENTS); the first carries the
     districts and communes (default: STTTT before 2025, SKHCN after). enterprises: the press and
     enterprises under it (keys of ENTERPRISES; default all). district_branches: pre2025 only, the post,
-    VNPT and Viettel branches under each district office, as in the Lạng Sơn example. Raises ImportFailed,
+    VNPT and Viettel branches under each district office, as in the Lạng Sơn example. cache: the folder of
+    the throwaway virtualenvs, unless $CHIDAO_IMPORTER_CACHE names one. Raises ImportFailed,
     leaving no file at `output`, when anything goes wrong or the counts differ from the package's.
     """
     started = time.monotonic()
@@ -98,7 +104,7 @@ def import_vietnam_provinces(
         raise ImportFailed(f"no such directory: {output.parent}")
 
     version = SHAPES[shape]
-    python = ensure_venv(version, progress)
+    python = ensure_venv(version, cache_dir(cache), progress)
     with tempfile.TemporaryDirectory(prefix="chidao-import-") as work:
         counts_file = Path(work) / "counts.json"
         # The file is written next to the output, so that putting it in place is one atomic rename.
@@ -162,9 +168,9 @@ def compare(hierarchy: Hierarchy, package: dict[str, list[str]]) -> Counts:
     return Counts(len(codes["provinces"]), len(codes["districts"]), len(codes["communes"]))
 
 
-def ensure_venv(version: str, progress: Callable[[str], None] = lambda _: None) -> Path:
+def ensure_venv(version: str, cache: Path, progress: Callable[[str], None] = lambda _: None) -> Path:
     """The Python of a virtualenv with vietnam-provinces==version and PyYAML, created on first use."""
-    home = cache_dir() / f"vietnam-provinces-{version}"
+    home = cache / f"vietnam-provinces-{version}"
     python = _python(home)
     if (home / _READY).is_file() and python.is_file():
         return python

@@ -1,0 +1,148 @@
+"""Signing and sending: `chidao approve`, `reject`, `letters regenerate`, `dispatch`, `letters failed`,
+`letters resend`, and the local SMTP sink for trying it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chidao.settings import settings
+from cli.common import act, clear_errors, database, emit_json, fail
+from cli.letters import letters
+
+
+@click.command()
+@click.argument("letter_id", type=int)
+@click.option("--as", "user", required=True, help="Approver's id, as the hierarchy names it")
+@click.option(
+    "--edit", "edit_file", type=click.Path(dir_okay=False), help="YAML with the letter's sections (and opening/closing)"
+)
+@click.option("--send/--no-send", default=True, show_default=True, help="E-mail it to its recipients right away")
+def approve(letter_id: int, user: str, edit_file: str | None, send: bool) -> None:
+    """Sign a letter: it takes the next number of its unit's register and today's date, and goes out."""
+    from chidao import approval
+    from db.cascades import letter_content
+
+    with clear_errors():
+        change = approval.load_edit(edit_file) if edit_file else None
+
+    def action(session: Any) -> str:
+        record = approval.approve(session, letter_id, user, change=change)
+        content = letter_content(record)
+        return f"Letter {record.id} approved: Số: {content.reference}, {content.dateline}."
+
+    click.echo(act(action))
+    if send:
+        _report_dispatch([letter_id], signed=True)
+
+
+@click.command()
+@click.argument("letter_id", type=int)
+@click.option("--as", "user", required=True, help="Approver's id, as the hierarchy names it")
+@click.option("--reason", required=True, help="Why, for the drafter and the record")
+def reject(letter_id: int, user: str, reason: str) -> None:
+    """Send a draft back; it can be edited and approved later."""
+    from chidao import approval
+
+    def action(session: Any) -> str:
+        record = approval.reject(session, letter_id, user, reason)
+        return f"Letter {record.id} rejected."
+
+    click.echo(act(action))
+
+
+@letters.command("regenerate")
+@click.argument("letter_id", type=int)
+@click.option("--as", "user", required=True, help="Approver's id, as the hierarchy names it")
+def letters_regenerate(letter_id: int, user: str) -> None:
+    """Draft a rejected or edited letter afresh from the directive, dropping the edits."""
+    from chidao import approval
+
+    def action(session: Any) -> str:
+        record = approval.regenerate(session, letter_id, user)
+        return f"Letter {record.id} drafted afresh; it waits for approval."
+
+    click.echo(act(action))
+
+
+def _report_dispatch(letter_ids: list[int] | None, signed: bool = False) -> None:
+    """Send what is due and say what happened, recipient by recipient where something went wrong; just
+    signed: as the desk does after a signature (queued instead when CHIDAO_DISPATCH=deployment)."""
+    from chidao.dispatch import Queued, dispatch, send_signed, smtp_config
+
+    try:
+        config = smtp_config()
+        outcome = send_signed(database(), letter_ids) if signed else dispatch(database(), config, letter_ids)
+    except ValueError as exc:
+        fail(str(exc), 2)
+        return
+    if isinstance(outcome, Queued):
+        click.echo(f"Dispatch queued on the Prefect server: flow run {outcome.name} ({outcome.id}).")
+        return
+    click.echo(
+        f"Sent {outcome.count('sent')} message(s) through {config.host}:{config.port}; "
+        f"{outcome.count('failed')} failed, {outcome.count('pending')} deferred."
+    )
+    for d in outcome.deliveries:
+        if d.status != "sent":
+            click.echo(f"  letter {d.letter_id} to {d.unit} <{d.email}>: {d.status}: {d.detail}", err=True)
+    if outcome.count("failed") or outcome.count("pending"):
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--letter", "letter_ids", type=int, multiple=True, help="Only this letter (repeatable)")
+def dispatch(letter_ids: tuple[int, ...]) -> None:
+    """Send every approved letter to the recipients that do not have it yet (CHIDAO_SMTP_URL); safe to rerun."""
+    _report_dispatch(list(letter_ids) or None)
+
+
+@letters.command("failed")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
+def letters_failed(as_json: bool) -> None:
+    """Recipients the mail server refused for good, with its reply."""
+    from chidao.dispatch import failed
+
+    rows = failed(database())
+    if as_json:
+        emit_json([d.__dict__ for d in rows])
+        return
+    for d in rows:
+        click.echo(f"letter {d.letter_id}  {d.unit:<12} <{d.email}>  {d.detail}")
+    click.echo(f"{len(rows)} failed recipient(s).")
+
+
+@letters.command("resend")
+@click.argument("letter_id", type=int)
+@click.option("--unit", help="Only this recipient (code)")
+def letters_resend(letter_id: int, unit: str | None) -> None:
+    """Try the failed recipients of a letter again."""
+    from chidao.dispatch import resend
+
+    count = resend(database(), letter_id, unit)
+    click.echo(f"{count} recipient(s) put back in the outbox.")
+    _report_dispatch([letter_id])
+
+
+@click.command("smtp-sink")
+@click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--maildir", type=click.Path(file_okay=False), help="Where to keep messages (default: DATA_DIR/mail)")
+def smtp_sink(port: int, maildir: str | None) -> None:
+    """A local SMTP server on 127.0.0.1 that keeps every message in a Maildir (Ctrl-C to stop)."""
+    import time
+
+    from mail.sink import start_sink
+
+    where = Path(maildir) if maildir else settings().data_dir / "mail"
+    controller = start_sink(where, port)
+    click.echo(f"SMTP sink on 127.0.0.1:{port}, keeping messages in {where} (Ctrl-C to stop)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()

@@ -1,0 +1,138 @@
+"""`chidao letters`: list, show and follow the letters of cascades."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.common import clear_errors, database, emit_json, fail
+
+
+@click.group()
+def letters() -> None:
+    """List and show letters."""
+
+
+@letters.command("list")
+@click.option("--cascade", "cascade_id", type=int, help="Only this cascade")
+@click.option("--unit", help="Only this unit's letters (code)")
+@click.option(
+    "--status", type=click.Choice(["draft", "approved", "rejected", "sent"]), help="Only letters in this state"
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
+def letters_list(cascade_id: int | None, unit: str | None, status: str | None, as_json: bool) -> None:
+    """List letters, level by level."""
+    from db.cascades import letter_content
+    from db.engine import transaction
+    from db.letters import list_letters
+
+    url = database()
+    with transaction(url) as session:
+        rows = list_letters(session, cascade_id=cascade_id, unit=unit, status=status)
+        entries = []
+        for row in rows:
+            content = letter_content(row)
+            entries.append(
+                {
+                    "id": row.id,
+                    "cascade": row.cascade_id,
+                    "unit": row.unit_code,
+                    "issuer": content.issuer_name,
+                    "area": content.place,
+                    "depth": row.depth,
+                    "status": row.status,
+                    "reference": content.reference,
+                    "subject": row.subject,
+                    "recipients": len(content.recipient_units),
+                    "sha256": row.sha256,
+                }
+            )
+    if as_json:
+        emit_json(entries)
+        return
+    if not entries:
+        click.echo("No letters.")
+        return
+    for e in entries:
+        click.echo(
+            f"{e['id']:>6}  c{e['cascade']}  L{e['depth']}  {e['status']:<8} {e['unit']:<12} "
+            f"Số: {e['reference']:<16} {e['issuer']} ({e['area']}) → {e['recipients']} recipient(s)"
+        )
+    click.echo(f"{len(entries)} letter(s).")
+
+
+@letters.command("show")
+@click.argument("letter_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "docx"]), default="md", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout")
+def letters_show(letter_id: int, fmt: str, output: str | None) -> None:
+    """Print a letter as Markdown, as the printed page (HTML), or write it as a Word file (DOCX)."""
+    from db.cascades import letter_content
+    from db.engine import transaction
+    from db.letters import get_letter
+    from letters.docx import render_docx
+    from letters.render import render_html
+
+    if fmt == "docx" and not output:
+        fail("--format docx needs --output FILE (a Word file is not text)", 2)
+    with clear_errors(), transaction(database()) as session:
+        row = get_letter(session, letter_id)
+        content = letter_content(row)
+        data: str | bytes
+        if fmt == "docx":
+            data = render_docx(content)
+        elif fmt == "html":
+            data = render_html(content)
+        else:
+            data = row.markdown
+        deliveries = [(r.unit_code, r.email, r.status, r.last_error) for r in _recipients(session, row.id)]
+    if output:
+        Path(output).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+        click.echo(f"Letter {letter_id} ({row.status}) written to {output}")
+    else:
+        click.echo(data, nl=False)
+    if any(status != "pending" for _, _, status, _ in deliveries):
+        click.echo(f"Delivery of letter {letter_id}:", err=True)
+        for unit, email, status, error in deliveries:
+            click.echo(f"  {status:<8} {unit:<12} <{email}>" + (f"  {error}" if error else ""), err=True)
+
+
+def _recipients(session: Any, letter_id: int) -> list[Any]:
+    from sqlalchemy import select
+
+    from db.models import RecipientRecord
+
+    query = select(RecipientRecord).where(RecipientRecord.letter_id == letter_id).order_by(RecipientRecord.position)
+    return list(session.scalars(query))
+
+
+@letters.command("pending")
+@click.option("--as", "user", help="Only what this person may approve")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
+def letters_pending(user: str | None, as_json: bool) -> None:
+    """Drafts whose letter above has gone out, waiting for their unit's approver."""
+    from chidao.approval import pending
+    from db.cascades import letter_content
+    from db.engine import transaction
+
+    with transaction(database()) as session:
+        entries = [
+            {
+                "id": row.id,
+                "cascade": row.cascade_id,
+                "unit": row.unit_code,
+                "status": row.status,
+                "issuer": letter_content(row).issuer_name,
+                "area": letter_content(row).place,
+                "subject": row.subject,
+            }
+            for row in pending(session, user)
+        ]
+    if as_json:
+        emit_json(entries)
+        return
+    for e in entries:
+        click.echo(f"{e['id']:>6}  c{e['cascade']}  {e['status']:<8} {e['unit']:<12} {e['issuer']} ({e['area']})")
+    click.echo(f"{len(entries)} letter(s) waiting" + (f" for {user}." if user else "."))

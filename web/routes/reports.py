@@ -1,0 +1,159 @@
+"""The commune clerks' pages: the reports a unit owes, the form that submits one, its attachments."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, UploadFile
+
+from chidao import access, approval, reporting
+from chidao.access import Reader
+from chidao.reporting import ReportError
+from db.cascades import get_cascade, inputs_of, letter_content
+from db.models import LetterRecord, Report, ReportAttachment, ReportRequest
+from web import forms
+from web.pages import (
+    Checked,
+    Id,
+    Problem,
+    acting,
+    database,
+    render_page,
+    see_other,
+    signed_in,
+)
+
+router = APIRouter()
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports_owed(request: Request) -> Response:
+    reader = signed_in(request)
+    today = approval.today()
+    with database(request) as db:
+        rows = [_request_row(db, r, today) for r in ([] if reader.auditor else reporting.owed_by(db, reader.id))]
+    return render_page(request, "reports.html.j2", requests=rows)
+
+
+@router.get("/reports/{request_id}", response_class=HTMLResponse)
+def report_page(request: Request, request_id: Id, m: str = "") -> Response:
+    reader = signed_in(request)
+    return _report_form(request, reader, request_id, {}, {}, m)
+
+
+@router.post("/reports/{request_id}", response_class=HTMLResponse)
+async def submit_report(request: Request, request_id: Id, form: Checked) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    reader = await run_in_threadpool(signed_in, request)
+    attachment = None
+    upload = form.get("attachment")
+    if isinstance(upload, UploadFile) and upload.filename:
+        data = await upload.read(reporting.MAX_ATTACHMENT + 1)
+        attachment = reporting.Attachment(upload.filename, upload.content_type or "application/octet-stream", data)
+    return await run_in_threadpool(_submit_report, request, reader, request_id, form, attachment)
+
+
+@router.get("/reports/{request_id}/attachments/{attachment_id}")
+def attachment(request: Request, request_id: Id, attachment_id: Id) -> Response:
+    reader = signed_in(request)
+    with database(request) as db:
+        found = _request(db, request_id)
+        access.check_request(db, reader, found)
+        row = db.get(ReportAttachment, attachment_id)
+        report = db.get(Report, row.report_id) if row else None
+        if row is None or report is None or report.request_id != request_id:
+            raise Problem("Không có tệp này.", 404)
+        return Response(
+            row.data,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.filename)}"},
+        )
+
+
+def _request(db: Session, request_id: int) -> ReportRequest:
+    try:
+        return reporting.find_request(db, request_id)
+    except ReportError:
+        raise Problem("Không có yêu cầu báo cáo này.", 404) from None
+
+
+def _request_row(db: Session, found: ReportRequest, today: Any) -> dict[str, Any]:
+    letter = db.get_one(LetterRecord, found.letter_id)
+    directive, hierarchy = inputs_of(db, get_cascade(db, found.cascade_id))
+    overdue = found.status == "open" and found.due is not None and found.due < today
+    return {
+        "request": found,
+        "letter": letter,
+        "content": letter_content(letter),
+        "unit": hierarchy.unit(found.unit_code),
+        "to": hierarchy.unit(found.issuer_code),
+        "overdue": overdue,
+        "days_late": directive.report.calendar().between(found.due, today) if overdue and found.due else 0,
+    }
+
+
+def _report_form(
+    request: Request,
+    reader: Reader,
+    request_id: int,
+    values: dict[str, str],
+    errors: dict[str, str],
+    message: str,
+    status: int = 200,
+) -> Response:
+    with database(request) as db:
+        found = _request(db, request_id)
+        hierarchy = access.check_request(db, reader, found)
+        row = _request_row(db, found, approval.today())
+        versions = reporting.versions(db, found.id)
+        files = {
+            a.report_id: a
+            for a in db.scalars(
+                select(ReportAttachment).where(ReportAttachment.report_id.in_([v.id for v in versions]))
+            )
+        }
+        latest = reporting.latest(db, found.id)
+        may_report = not reader.auditor and reader.id in reporting.reporters_of(hierarchy, found.unit_code)
+        if not values and latest is not None:
+            values = forms.report_fields(latest)
+        return render_page(
+            request,
+            "report.html.j2",
+            status=status,
+            row=row,
+            versions=versions,
+            files=files,
+            latest=latest,
+            may_report=may_report,
+            values=values,
+            errors=errors,
+            message=message,
+        )
+
+
+def _submit_report(
+    request: Request, reader: Reader, request_id: int, form: FormData, attachment: reporting.Attachment | None
+) -> Response:
+    from chidao.consolidation import consolidate_all
+
+    with database(request) as db:  # who may report is decided before the form is read
+        access.check_may_act(reader, "report", _request(db, request_id).cascade_id)
+        reporting.authorise(db, _request(db, request_id), reader.id)
+    try:
+        content, source = forms.read_report(form)
+    except forms.FormErrors as exc:
+        values = {k: str(form.get(k) or "") for k in ("done", "figures", "difficulties", "proposals")}
+        return _report_form(request, reader, request_id, values, exc.errors, "", 400)
+    with database(request) as db:
+        found = _request(db, request_id)
+        report = acting(lambda: reporting.submit(db, found, reader.id, content, source, attachment=attachment))
+        version = report.version
+    with database(request) as db:  # as after `chidao reports submit`: consolidated reports now due are drafted
+        consolidate_all(db, approval.today())
+    return see_other(f"/reports/{request_id}?m=submitted-{version}")
