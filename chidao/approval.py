@@ -26,10 +26,12 @@ from db.letters import get_letter
 from db.models import Event, LetterRecord
 from db.registers import next_number
 from hierarchy.graph import Hierarchy
+from hierarchy.model import Signer
 from inputs.sources import InputError, read_source, validate
 from letters.content import Letter, LetterSection
 from letters.derive import Citation, derived_letter, root_letter
 from letters.render import render_markdown, sha256
+from letters.signer import NoPosition, signer_for
 
 OUT = ("approved", "sent")  # states in which a letter has been signed and numbered
 OPEN = ("draft", "rejected")  # states in which an approver may still act
@@ -82,6 +84,17 @@ def today() -> date:
 
 def approvers_of(hierarchy: Hierarchy, unit_code: str) -> list[str]:
     return [a.id for a in hierarchy.unit(unit_code).approvers]
+
+
+def signer_of(hierarchy: Hierarchy, unit_code: str, user: str) -> Signer:
+    """The signature block printed when this approver signs a letter of the unit: their own position and name,
+    with the authority their place in the unit gives (ApprovalError if the hierarchy does not say)."""
+    unit = hierarchy.unit(unit_code)
+    person = next(p for p in unit.approvers if p.id == user)
+    try:
+        return signer_for(unit, person)
+    except NoPosition as exc:
+        raise ApprovalError(str(exc)) from None
 
 
 def _authorise(session: Session, letter: LetterRecord, user: str, action: str) -> Hierarchy:
@@ -179,17 +192,35 @@ def recorded_edits(session: Session, letter_id: int) -> list[LetterEdit]:
 
 
 def approve(
-    session: Session, letter_id: int, user: str, *, change: LetterEdit | None = None, on: date | None = None
+    session: Session,
+    letter_id: int,
+    user: str,
+    *,
+    change: LetterEdit | None = None,
+    on: date | None = None,
+    pin: str | None = None,
+    on_paper: bool = False,
 ) -> LetterRecord:
-    """Sign: check who and when, apply an edit, take the register's next number, date it, freeze it."""
+    """Sign: check who and when, apply an edit, take the register's next number, date it, freeze it, and issue
+    it as a PDF with the approver's and the body's digital signatures (pin unlocks the approver's key; on
+    paper: signed by hand, the body's signature alone). A signature that cannot be made raises
+    SigningRefused and nothing is numbered (the caller rolls back and records the attempt)."""
+    from chidao import issuing
+    from signing.keys import KeyProblem
+
     letter = get_letter(session, letter_id)
     hierarchy = _authorise(session, letter, user, "approve")
     _check_open(session, letter, "approved")
+    try:
+        issuing.check_signers(letter.unit_code, None if on_paper else user)
+    except KeyProblem as exc:
+        raise issuing.SigningRefused(exc, user=user, letter=letter) from None
     if change is not None:
         edit(session, letter_id, user, change)
+    signer = signer_of(hierarchy, letter.unit_code, user)
     issued_on = on or today()
     number = next_number(session, letter.unit_code, issued_on.year)
-    final = letter_content(letter).model_copy(update={"number": number, "issued_on": issued_on})
+    final = letter_content(letter).model_copy(update={"number": number, "issued_on": issued_on, "signer": signer})
     _store(letter, final)
     letter.number, letter.year, letter.issued_on, letter.status = number, issued_on.year, issued_on, "approved"
     events.record(
@@ -197,9 +228,19 @@ def approve(
         letter.cascade_id,
         "letter.approved",
         user,
-        {"number": number, "reference": final.reference, "issued_on": issued_on.isoformat(), "sha256": letter.sha256},
+        {
+            "number": number,
+            "reference": final.reference,
+            "issued_on": issued_on.isoformat(),
+            "signer": signer.model_dump(exclude_none=True),
+            "sha256": letter.sha256,
+        },
         letter_id=letter.id,
     )
+    try:
+        issuing.issue(session, letter, final, approver=None if on_paper else user, pin=pin)
+    except KeyProblem as exc:
+        raise issuing.SigningRefused(exc, user=user, letter=letter) from None
     refresh_children(session, letter, hierarchy)
     return letter
 

@@ -7,6 +7,8 @@ verify() checks, in this order:
 - every letter is the one the recorded directive, hierarchy snapshot, edits and approval produce;
 - every message sent belongs to an approved letter and carried that letter (its Message-ID derives from
   the letter's SHA-256);
+- every issued PDF is the recorded file, its first revision the recorded letter, its signatures holding
+  against the trusted CAs (chidao.documents);
 - the rows (letters, messages, report requests, reports, reminders) and the events agree both ways, so a
   row deleted or added by hand is named.
 The replay of the history itself lives in chidao.replay.
@@ -24,7 +26,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chidao.approval import LetterEdit, apply_edits, edits_since_generated
+from chidao.approval import ApprovalError, LetterEdit, apply_edits, edits_since_generated, signer_of
+from chidao.documents import check_documents
 from db.cascades import get_cascade, inputs_of, letter_content
 from db.events import GENESIS, event_hash, history
 from db.models import (
@@ -37,6 +40,8 @@ from db.models import (
     Report,
     ReportRequest,
 )
+from hierarchy.graph import Hierarchy
+from hierarchy.model import Signer
 from letters.content import Letter
 from letters.derive import Citation, derived_letter, root_letter
 from letters.render import render_markdown, sha256
@@ -66,6 +71,7 @@ class Verification:
     messages: int
     reports: int
     problems: list[Discrepancy]
+    pdfs: int = 0
 
     @property
     def holds(self) -> bool:
@@ -75,8 +81,9 @@ class Verification:
         return (
             f"{self.events} events in an unbroken chain; {self.letters} letters are their recorded text "
             f"({self.rederived} derived again from the directive, the hierarchy and the recorded edits); "
-            f"{self.messages} messages sent, each of an approved letter; {self.reports} reports, each answering "
-            "a request; rows and events agree."
+            f"{self.messages} messages sent, each of an approved letter; {self.pdfs} issued PDFs are the recorded "
+            f"files and letters, their signatures holding; {self.reports} reports, each answering a request; rows "
+            "and events agree."
         )
 
 
@@ -102,7 +109,9 @@ def verify(session: Session, cascade_id: int) -> Verification:
     found += problems
     reports, problems = _reports(session, cascade_id, events, payloads)
     found += problems
-    return Verification(len(events), len(letters), rederived, messages, reports, found)
+    pdfs, documents = check_documents(session, letters, events, payloads)
+    found += [Discrepancy(where, what) for where, what in documents]
+    return Verification(len(events), len(letters), rederived, messages, reports, found, pdfs)
 
 
 def _inputs(session: Session, cascade_id: int, events: Sequence[Event], payloads: list[Any]) -> list[Discrepancy]:
@@ -205,8 +214,11 @@ def _rederive(
         if changes is None:
             found.append(Discrepancy(_label(letter), "an edit of it was recorded without the edit itself"))
             continue
-        number, issued_on = signed.get(letter.id, (None, None))
-        expected = apply_edits(expected, changes).model_copy(update={"number": number, "issued_on": issued_on})
+        update: dict[str, Any] = {}
+        if letter.id in signed:
+            number, issued_on, approver = signed[letter.id]
+            update = {"number": number, "issued_on": issued_on, "signer": _signer(hierarchy, letter, approver)}
+        expected = apply_edits(expected, changes).model_copy(update=update)
         count += 1
         if expected != stored:
             found.append(
@@ -218,12 +230,21 @@ def _rederive(
     return count, found
 
 
+def _signer(hierarchy: Hierarchy, letter: LetterRecord, approver: str) -> Signer | None:
+    """The block the recorded approver signs with, from the hierarchy snapshot (None: not its approver)."""
+    try:
+        return signer_of(hierarchy, letter.unit_code, approver)
+    except (StopIteration, ApprovalError):
+        return None
+
+
 def _edits_and_signatures(
     events: Sequence[Event],
-) -> tuple[dict[int, list[LetterEdit] | None], dict[int, tuple[int, date]]]:
-    """Per letter: its recorded edits (None where one lacks its content) and the number and date it was signed."""
+) -> tuple[dict[int, list[LetterEdit] | None], dict[int, tuple[int, date, str]]]:
+    """Per letter: its recorded edits (None where one lacks its content) and the number, date and approver of
+    its signature."""
     per_letter: dict[int, list[tuple[str, str]]] = {}
-    signed: dict[int, tuple[int, date]] = {}
+    signed: dict[int, tuple[int, date, str]] = {}
     for event in events:
         if event.letter_id is None:
             continue
@@ -231,7 +252,7 @@ def _edits_and_signatures(
             per_letter.setdefault(event.letter_id, []).append((event.kind, event.payload))
         elif event.kind == "letter.approved":
             payload = json.loads(event.payload)
-            signed[event.letter_id] = (payload["number"], date.fromisoformat(payload["issued_on"]))
+            signed[event.letter_id] = (payload["number"], date.fromisoformat(payload["issued_on"]), event.actor)
     edits: dict[int, list[LetterEdit] | None] = {}
     for letter_id, rows in per_letter.items():
         try:

@@ -27,7 +27,7 @@ from db import events
 from db.base import utcnow
 from db.cascades import get_cascade, inputs_of, letter_content
 from db.engine import transaction
-from db.models import LetterRecord, RecipientRecord
+from db.models import LetterDocument, LetterRecord, RecipientRecord
 from letters.content import Letter
 from letters.docx import render_docx
 from mail.message import build_message, message_id
@@ -135,7 +135,7 @@ async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> D
     sent is recorded before this returns or raises."""
     report = DispatchReport()
     senders = [Sender(config) for _ in range(CONNECTIONS)]
-    letters: dict[int, tuple[Letter, str, str, bytes]] = {}
+    letters: dict[int, tuple[Letter, str, str, bytes, bytes | None]] = {}
     me = worker_name()
     recording: asyncio.Future[None] | None = None
     try:
@@ -156,7 +156,9 @@ async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> D
     return report
 
 
-def _claim(url: str, ids: list[int], me: str, letters: dict[int, tuple[Letter, str, str, bytes]]) -> list[_Item]:
+def _claim(
+    url: str, ids: list[int], me: str, letters: dict[int, tuple[Letter, str, str, bytes, bytes | None]]
+) -> list[_Item]:
     """Mark the rows 'sending' under this process's name, committed before anything goes to the server.
     Rows another dispatcher has claimed meanwhile are skipped: the UPDATE takes only what is still free."""
     now = utcnow()
@@ -186,8 +188,16 @@ def _claim(url: str, ids: list[int], me: str, letters: dict[int, tuple[Letter, s
             if row.letter_id not in letters:
                 record = session.get_one(LetterRecord, row.letter_id)
                 content = letter_content(record)
-                letters[row.letter_id] = (content, record.sha256, _issuer_email(session, record), render_docx(content))
-            _, sha, from_email, _ = letters[row.letter_id]
+                document = session.get(LetterDocument, record.id)
+                pdf = document.pdf if document is not None else None
+                letters[row.letter_id] = (
+                    content,
+                    record.sha256,
+                    _issuer_email(session, record),
+                    render_docx(content),
+                    pdf,
+                )
+            _, sha, from_email, _, _ = letters[row.letter_id]
             row.message_id = row.message_id or message_id(row.letter_id, row.unit_code, sha, _domain(from_email))
             items.append(_Item(row.id, row.letter_id, row.unit_code, (row.name, row.email), row.message_id))
     order = {rid: i for i, rid in enumerate(ids)}
@@ -195,14 +205,14 @@ def _claim(url: str, ids: list[int], me: str, letters: dict[int, tuple[Letter, s
 
 
 async def _send_all(
-    items: list[_Item], senders: list[Sender], letters: dict[int, tuple[Letter, str, str, bytes]]
+    items: list[_Item], senders: list[Sender], letters: dict[int, tuple[Letter, str, str, bytes, bytes | None]]
 ) -> None:
     """Each connection takes the next message until none is left."""
     queue = iter(items)
 
     async def work(sender: Sender) -> None:
         for item in queue:
-            letter, _, from_email, docx = letters[item.letter_id]
+            letter, _, from_email, docx, pdf = letters[item.letter_id]
             message = build_message(
                 letter,
                 sender=(letter.issuer_name, from_email),
@@ -210,6 +220,7 @@ async def _send_all(
                 msg_id=item.message_id,
                 sent=datetime.now().astimezone(),
                 docx=docx,
+                pdf=pdf,
             )
             item.outcome = await sender.send(message, from_email, item.to[1])
 

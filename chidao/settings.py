@@ -25,9 +25,19 @@ class Settings(BaseSettings):
         "inline", description="After an approval, send in this process, or queue a run of the 'dispatch' deployment"
     )
 
+    keys: Path | None = Field(
+        None, description="The keys file: who signs with which key (default: DATA_DIR/pki/keys.yaml, if there)"
+    )
     hierarchy: Path | None = Field(None, description="The hierarchy file the desk starts new cascades on")
     secret_key: str | None = Field(None, description="Signs the desk's session cookies; default: DATA_DIR/desk.key")
     secure_cookies: bool = Field(False, description="Send the desk's cookies over HTTPS only (behind a TLS proxy)")
+
+    @property
+    def keys_file(self) -> Path | None:
+        if self.keys is not None:
+            return self.keys
+        trial = self.data_dir / "pki" / "keys.yaml"
+        return trial if trial.is_file() else None
 
     @property
     def url(self) -> str:

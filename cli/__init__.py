@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from chidao.settings import quiet_prefect
-from cli import approval, cascade, database, demo, hierarchy, letters, replay, reports, serve, users
+from cli import approval, cascade, database, demo, hierarchy, letters, pki, replay, reports, serve, users
 
 
 @click.group()
@@ -34,5 +34,7 @@ for command in (
     serve.serve,
     database.db,
     demo.demo,
+    pki.pki,
+    pki.verify,
 ):
     main.add_command(command)

@@ -21,22 +21,50 @@ from cli.letters import letters
     "--edit", "edit_file", type=click.Path(dir_okay=False), help="YAML with the letter's sections (and opening/closing)"
 )
 @click.option("--send/--no-send", default=True, show_default=True, help="E-mail it to its recipients right away")
-def approve(letter_id: int, user: str, edit_file: str | None, send: bool) -> None:
-    """Sign a letter: it takes the next number of its unit's register and today's date, and goes out."""
-    from chidao import approval
+@click.option(
+    "--pin-stdin", is_flag=True, help="Read the PIN of your signing key from the first line of standard input"
+)
+def approve(letter_id: int, user: str, edit_file: str | None, send: bool, pin_stdin: bool) -> None:
+    """Sign a letter: it takes the next number of its unit's register and today's date, is issued as a PDF with
+    your digital signature and the office's, and goes out."""
+    from chidao import approval, issuing
     from db.cascades import letter_content
+    from signing.keys import KeyProblem
 
     with clear_errors():
         change = approval.load_edit(edit_file) if edit_file else None
 
+    def ready(session: Any) -> bool:
+        """Who and which keys, before a PIN is asked: a refusal is told (and logged) at once."""
+        letter = approval.authorise(session, letter_id, user, "approve")
+        try:
+            issuing.check_signers(letter.unit_code, user)
+        except KeyProblem as exc:
+            raise issuing.SigningRefused(exc, user=user, letter=letter) from None
+        return issuing.needs_pin(user)
+
+    pin = _pin(user, act(ready), pin_stdin)
+
     def action(session: Any) -> str:
-        record = approval.approve(session, letter_id, user, change=change)
+        record = approval.approve(session, letter_id, user, change=change, pin=pin)
         content = letter_content(record)
         return f"Letter {record.id} approved: Số: {content.reference}, {content.dateline}."
 
     click.echo(act(action))
     if send:
         _report_dispatch([letter_id], signed=True)
+
+
+def _pin(user: str, needed: bool, from_stdin: bool) -> str | None:
+    """The PIN that unlocks the approver's key: from standard input, or asked (hidden) on a terminal."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not needed:
+        return None
+    if sys.stdin.isatty():
+        return str(click.prompt(f"PIN of {user}'s signing key", hide_input=True))
+    fail(f"the signing key of {user} needs its PIN: give it with --pin-stdin", 2)
+    return None
 
 
 @click.command()

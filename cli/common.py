@@ -28,6 +28,7 @@ def clear_errors() -> Iterator[None]:
     """Turn expected failures into one message per problem and a non-zero exit, never a traceback."""
     from db.cascades import CascadeNotFound
     from db.letters import LetterNotFound
+    from letters.fonts import FontMissing
     from letters.plan import NothingToSend
 
     try:
@@ -38,7 +39,7 @@ def clear_errors() -> Iterator[None]:
         sys.exit(2)
     except NothingToSend as exc:
         fail(str(exc), 2)
-    except (LetterNotFound, CascadeNotFound) as exc:
+    except (LetterNotFound, CascadeNotFound, FontMissing) as exc:
         fail(str(exc))
 
 

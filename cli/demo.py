@@ -32,6 +32,8 @@ class DemoResult:
     overdue: int = 0
     status_page: Path | None = None
     replay_page: Path | None = None
+    keys: str = ""
+    pdfs: int = 0
 
 
 def dated_directive(example: Path, out: Path) -> Path:
@@ -57,6 +59,7 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
     from chidao import approval
     from chidao.cascade import check_start
     from chidao.dispatch import dispatch
+    from chidao.issuing import document_of
     from chidao.replay import render_replay_page
     from chidao.settings import settings
     from chidao.status import cascade_status, render_status_page
@@ -79,6 +82,7 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
     try:
         directive = dated_directive(example, settings().data_dir / "demo")
         hierarchy_file = str(example / "hierarchy.yaml")
+        keys = signing_keys(Path(hierarchy_file))
         check_start(directive, hierarchy_file, None)
         summary = run_cascade(CascadeParams(directive=str(directive), hierarchy=hierarchy_file), show_progress=True)
         approved = sent = failed = 0
@@ -97,7 +101,9 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
                 ids = [r.id for r in level]
             report = dispatch(url, config, ids)
             sent, failed = sent + report.count("sent"), failed + report.count("failed")
-        result = DemoResult(summary.cascade_id, summary.letters_per_level, approved, sent, failed, Path(), maildir)
+        result = DemoResult(
+            summary.cascade_id, summary.letters_per_level, approved, sent, failed, Path(), maildir, keys=keys
+        )
         _upward_half(url, config, summary.cascade_id, result)
     finally:
         sink.stop()
@@ -108,6 +114,10 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
             stem = f"{row.depth}-{row.unit_code}"
             (out / f"{stem}.md").write_text(row.markdown, encoding="utf-8")
             (out / f"{stem}.html").write_text(render_html(letter_content(row)), encoding="utf-8")
+            document = document_of(session, row.id)
+            if document is not None:
+                (out / f"{stem}.pdf").write_bytes(document.pdf)
+                result.pdfs += 1
     result.letters_dir = out
     with transaction(url) as session:
         status, hierarchy = cascade_status(session, summary.cascade_id, date.fromisoformat(result.sweep_day))
@@ -119,6 +129,21 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
         page = render_replay_page(session, summary.cascade_id, ZoneInfo(settings().timezone))
     result.replay_page.write_text(page, encoding="utf-8")
     return result
+
+
+def signing_keys(hierarchy_file: Path) -> str:
+    """The keys the demo signs with: the configured ones, else a trial PKI made now in DATA_DIR/pki (SoftHSM2
+    tokens where installed, else PKCS#12 files). Says which."""
+    from chidao.settings import settings
+    from hierarchy.load import load_hierarchy
+    from signing.pki import make_pki
+
+    configured = settings().keys_file
+    if configured is not None:
+        return f"keys of {configured}"
+    made = make_pki(load_hierarchy(hierarchy_file), settings().data_dir / "pki")
+    where = "on SoftHSM2 tokens (PKCS#11)" if made.store == "softhsm" else "in PKCS#12 files: SoftHSM2 is not installed"
+    return f"a trial PKI made now in {made.folder}, keys {where}"
 
 
 def _upward_half(url: str, config: SmtpConfig, cascade_id: int, result: DemoResult) -> None:
@@ -178,7 +203,11 @@ def demo(output: str | None) -> None:
         f"Reports: {result.reports} simulated from communes; one reminder sweep as of {result.sweep_day} "
         f"(the communes' deadline eve) sent {result.reminders} reminder(s); {result.overdue} overdue then."
     )
-    click.echo(f"Letters (Markdown and HTML): {result.letters_dir}")
+    click.echo(f"Signed with {result.keys}.")
+    click.echo(
+        f"Letters (Markdown, HTML, and {result.pdfs} signed PDF(s): check one with chidao verify FILE): "
+        f"{result.letters_dir}"
+    )
     click.echo(f"Status page (the tree coloured by state): {result.status_page}")
     click.echo(f"Audit replay (the history step by step, every letter): {result.replay_page}")
     click.echo(f"Mail (Maildir, one file per message): {result.maildir}")

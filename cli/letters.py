@@ -65,24 +65,27 @@ def letters_list(cascade_id: int | None, unit: str | None, status: str | None, a
 
 @letters.command("show")
 @click.argument("letter_id", type=int)
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "docx"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "docx", "pdf"]), default="md", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout")
 def letters_show(letter_id: int, fmt: str, output: str | None) -> None:
-    """Print a letter as Markdown, as the printed page (HTML), or write it as a Word file (DOCX)."""
+    """Print a letter as Markdown, as the printed page (HTML), or write it as a Word file (DOCX) or a PDF (an
+    issued letter: the signed PDF that was sent; a draft: the draft as printed)."""
     from db.cascades import letter_content
     from db.engine import transaction
     from db.letters import get_letter
     from letters.docx import render_docx
     from letters.render import render_html
 
-    if fmt == "docx" and not output:
-        fail("--format docx needs --output FILE (a Word file is not text)", 2)
+    if fmt in ("docx", "pdf") and not output:
+        fail(f"--format {fmt} needs --output FILE (it is not text)", 2)
     with clear_errors(), transaction(database()) as session:
         row = get_letter(session, letter_id)
         content = letter_content(row)
         data: str | bytes
         if fmt == "docx":
             data = render_docx(content)
+        elif fmt == "pdf":
+            data = _pdf(session, row, content)
         elif fmt == "html":
             data = render_html(content)
         else:
@@ -97,6 +100,19 @@ def letters_show(letter_id: int, fmt: str, output: str | None) -> None:
         click.echo(f"Delivery of letter {letter_id}:", err=True)
         for unit, email, status, error in deliveries:
             click.echo(f"  {status:<8} {unit:<12} <{email}>" + (f"  {error}" if error else ""), err=True)
+
+
+def _pdf(session: Any, row: Any, content: Any) -> bytes:
+    """The signed PDF as issued; a letter not issued (a draft) as printed now."""
+    from chidao.issuing import document_of
+    from letters.pdf import render_pdf
+
+    document = document_of(session, row.id)
+    if document is not None:
+        return bytes(document.pdf)
+    if not content.is_draft:
+        fail(f"letter {row.id} was approved before chidao issued signed PDFs: it has none", 1)
+    return render_pdf(content).data
 
 
 def _recipients(session: Any, letter_id: int) -> list[Any]:

@@ -79,6 +79,17 @@ class LetterRecord(Base):
     recipients: Mapped[list[RecipientRecord]] = relationship(lazy="raise", order_by="RecipientRecord.position")
 
 
+class LetterDocument(Base):
+    """The issued letter as sent: the PDF with its two digital signatures, and its SHA-256 (also in the event
+    log, so a changed file is found). Written once, at issue."""
+
+    __tablename__ = "letter_documents"
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), primary_key=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class RecipientRecord(Base):
     """A unit a letter is addressed to; dispatch state lives here."""
 

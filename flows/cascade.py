@@ -56,7 +56,7 @@ def open_cascade_task(params: CascadeParams) -> tuple[Begun, int]:
             session, directive, hierarchy, draft_date_for(directive, params.draft_date), params.actor, current_run_id()
         )
         if params.approved_by and get_letter(session, begun.root_letter_id).status in OPEN:
-            approve(session, begun.root_letter_id, params.approved_by)  # signed on paper: number it now
+            approve(session, begun.root_letter_id, params.approved_by, on_paper=True)  # signed by hand: issue it now
     return begun, expected_letters(hierarchy, directive.issuer)
 
 

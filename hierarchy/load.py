@@ -66,6 +66,15 @@ def _check(src: Source) -> Hierarchy:
                 unit_problem(i, unit.code, "groups", f"unknown role {role!r}")
         if "@" not in unit.email:
             unit_problem(i, unit.code, "email", f"not an e-mail address: {unit.email!r}")
+        for n, person in enumerate(unit.approvers):
+            if person.position is None:
+                problems.append(
+                    src.problem(
+                        ("units", i, "approvers", n),
+                        f"missing field 'position' for {person.id} (printed above the name when they sign)",
+                        f"unit {unit.code} field 'approvers'",
+                    )
+                )
     if problems:
         raise InputError(problems)
 
@@ -83,6 +92,9 @@ def _check(src: Source) -> Hierarchy:
     for code, i in index_of.items():
         if code not in reachable:
             unit_problem(i, code, None, f"unreachable from the root {root!r}")
+    for i, unit in enumerate(parsed.units):  # an issuer without a signer is reported below, as such
+        if unit.approvers and unit.head_title is None and unit.code not in parents:
+            unit_problem(i, unit.code, "head", "missing field 'head' (the head's title, for 'KT. <head>')")
     for code in sorted(parents, key=index_of.__getitem__):
         unit = parsed.units[index_of[code]]
         for field in _ISSUER_FIELDS:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -39,11 +39,20 @@ class _Strict(BaseModel):
 
 
 class Signer(_Strict):
-    """Who signs: "KT. GIÁM ĐỐC" over "PHÓ GIÁM ĐỐC" over the name."""
+    """Who signs: "KT. GIÁM ĐỐC" over "PHÓ GIÁM ĐỐC" over the name; a collective body's line above them."""
 
+    on_behalf: Text | None = Field(None, description="For a collective body: 'TM. ỦY BAN NHÂN DÂN', above the rest")
     authority: Text | None = Field(None, description="Authority prefix, e.g. 'KT. GIÁM ĐỐC', 'TM. ỦY BAN NHÂN DÂN'")
     position: Text = Field(description="Position in capitals, e.g. 'TRƯỞNG PHÒNG'")
     name: Text
+
+    @property
+    def titles(self) -> tuple[str, ...]:
+        """The capitalised lines above the signature: on behalf of, authority, position."""
+        return tuple(line for line in (self.on_behalf, self.authority, self.position) if line)
+
+
+Authority = Literal["KT", "TL", "TUQ", "Q"]
 
 
 class Person(_Strict):
@@ -51,6 +60,12 @@ class Person(_Strict):
 
     id: Text
     name: Text
+    position: Text | None = Field(None, description="An approver's own position, in capitals: 'PHÓ GIÁM ĐỐC'")
+    authority: Authority | None = Field(
+        None,
+        description="How they sign for the head: KT (a deputy; the default when the position is not the head's), "
+        "TL, TUQ, Q (acting head); none for the head",
+    )
 
 
 class Role(_Strict):
@@ -82,6 +97,10 @@ class Unit(_Strict):
     reporters: tuple[Person, ...] = Field((), description="Who may submit the unit's reports (its approvers may too)")
     copies: tuple[Text, ...] = ()
     groups: dict[str, Text] = Field(default_factory=dict, description="Role -> collective label override")
+    head: Text | None = Field(None, description="The head's title, 'GIÁM ĐỐC' (default: from the signer)")
+    collective: Text | None = Field(
+        None, description="A collective body signed for with TM.: 'ỦY BAN NHÂN DÂN' (default: from the signer)"
+    )
 
     @property
     def self_name(self) -> str:
@@ -90,6 +109,26 @@ class Unit(_Strict):
     @property
     def recipient_name(self) -> str:
         return self.addressed_as or self.name
+
+    @property
+    def head_title(self) -> str | None:
+        """The head's title: as given, else read off the signer ('KT. GIÁM ĐỐC' → 'GIÁM ĐỐC')."""
+        if self.head or self.signer is None:
+            return self.head
+        authority = self.signer.authority or ""
+        if authority.startswith("KT. "):
+            return authority[4:]
+        return self.signer.position
+
+    @property
+    def collective_name(self) -> str | None:
+        """The collective body a signature is made on behalf of: as given, else from the signer's 'TM. …'."""
+        if self.collective or self.signer is None:
+            return self.collective
+        for line in (self.signer.on_behalf, self.signer.authority):
+            if line and line.startswith("TM. "):
+                return line[4:]
+        return None
 
 
 class HierarchyInfo(_Strict):

@@ -88,6 +88,36 @@ def _no_borders(table: object) -> None:
     props.append(borders)
 
 
+def _page_numbers(document: DocxDocument) -> None:
+    """The page number at the top centre from page 2 on (Decree 30): page 1's header is left empty."""
+    section = document.sections[0]
+    section.different_first_page_header_footer = True
+    paragraph = section.header.paragraphs[0]
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    for kind, text in (("begin", None), (None, "PAGE"), ("separate", None), (None, "2"), ("end", None)):
+        run = paragraph.add_run()
+        run.font.size = Pt(13)
+        if kind is not None:
+            field = OxmlElement("w:fldChar")
+            field.set(qn("w:fldCharType"), kind)
+            run._r.append(field)
+        elif text == "PAGE":
+            code = OxmlElement("w:instrText")
+            code.set(qn("xml:space"), "preserve")
+            code.text = "PAGE"
+            run._r.append(code)
+        else:
+            run.text = text or ""
+
+
+def _keep_together(table: object) -> None:
+    """The signature block and 'Nơi nhận' on one page: the row may not break across pages."""
+    for row in table.rows:  # type: ignore[attr-defined]
+        props = row._tr.get_or_add_trPr()
+        cant_split = OxmlElement("w:cantSplit")
+        props.append(cant_split)
+
+
 def render_docx(letter: Letter) -> bytes:
     """A4 portrait, margins 20/20/30/15 mm, Times New Roman 13 pt; the two header blocks, body, signature."""
     document = Document()
@@ -96,6 +126,7 @@ def render_docx(letter: Letter) -> bytes:
     section.page_width, section.page_height = Mm(210), Mm(297)
     section.top_margin, section.bottom_margin = Mm(20), Mm(20)
     section.left_margin, section.right_margin = Mm(30), Mm(15)
+    _page_numbers(document)
 
     head = document.add_table(rows=1, cols=2)
     head.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -159,13 +190,11 @@ def render_docx(letter: Letter) -> bytes:
     _line(copies, "Nơi nhận:", bold=True, italic=True, size=12, align=WD_ALIGN_PARAGRAPH.LEFT, first=True)
     for copy in letter.copies:
         _line(copies, f"- {copy}", size=11, align=WD_ALIGN_PARAGRAPH.LEFT)
-    if letter.signer.authority:
-        _line(sign, letter.signer.authority, bold=True, first=True)
-        _line(sign, letter.signer.position, bold=True)
-    else:
-        _line(sign, letter.signer.position, bold=True, first=True)
+    for n, title in enumerate(letter.signer.titles):
+        _line(sign, title, bold=True, first=n == 0)
     _line(sign, letter.signer.name, bold=True).paragraph_format.space_before = Pt(60)
     foot.rows[0].cells[0].paragraphs[0].paragraph_format.space_before = Pt(12)
+    _keep_together(foot)
 
     out = io.BytesIO()
     document.save(out)

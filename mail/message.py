@@ -36,8 +36,10 @@ def build_message(
     msg_id: str,
     sent: datetime,
     docx: bytes | None = None,
+    pdf: bytes | None = None,
 ) -> MIMEMultipart:
-    """A short Vietnamese body; the letter itself attached as HTML (and DOCX when given).
+    """A short Vietnamese body; the letter itself attached: the signed PDF, the official document (else, for a
+    letter issued before chidao signed letters, the HTML page), and the DOCX as an editable copy.
 
     Headers go through email.header.Header: the newer folder of the email package drops the space
     between two encoded words of a long Vietnamese subject ("và bảo" arrives as "vàbảo").
@@ -55,13 +57,24 @@ def build_message(
         f"Kính gửi: {recipient[0]}.\n\n"
         f"{letter.issuer_name} gửi {letter.doc_type.lower()} số {letter.reference} ngày {when} "
         f"về việc {letter.subject}.\n\n"
-        "Văn bản được đính kèm (HTML để xem và in" + ("; DOCX để lưu trữ" if docx else "") + ").\n"
+        + (
+            "Văn bản điện tử có chữ ký số của người có thẩm quyền và của cơ quan ban hành được đính kèm (PDF)"
+            if pdf
+            else "Văn bản được đính kèm (HTML để xem và in"
+        )
+        + ("; bản DOCX để tham khảo, chỉnh sửa" if docx else "")
+        + (".\n" if pdf else ").\n")
     )
     message.attach(MIMEText(body, "plain", "utf-8"))
     stem = letter.reference.replace("/", "-")
-    page = MIMEText(render_html(letter), "html", "utf-8")
-    page.add_header("Content-Disposition", "attachment", filename=f"{stem}.html")
-    message.attach(page)
+    if pdf is not None:
+        signed = MIMEApplication(pdf, "pdf")
+        signed.add_header("Content-Disposition", "attachment", filename=f"{stem}.pdf")
+        message.attach(signed)
+    else:
+        page = MIMEText(render_html(letter), "html", "utf-8")
+        page.add_header("Content-Disposition", "attachment", filename=f"{stem}.html")
+        message.attach(page)
     if docx is not None:
         document = MIMEApplication(docx, DOCX)
         document.add_header("Content-Disposition", "attachment", filename=f"{stem}.docx")

@@ -172,3 +172,28 @@ def screenshots(tmp_path: Path) -> Path:
     shots = Path(os.environ.get("CHIDAO_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     return shots
+
+
+TEST_HIERARCHIES = (
+    LANGSON / "hierarchy.yaml",
+    LANGSON / "hierarchy-2025.yaml",
+    DATA / "mini.yaml",
+    DATA / "mini-2025.yaml",
+    DATA / "ministry.yaml",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One trial PKI for the whole run (CHIDAO_KEYS): every approver and issuing unit of the test hierarchies,
+    keys on SoftHSM2 tokens, a real PKCS#11 interface (PKCS#12 files where SoftHSM2 is missing, unless
+    CHIDAO_REQUIRE_SOFTHSM). Every key has its PIN in a file, so letters are signed unattended."""
+    from hierarchy.load import load_hierarchy
+    from signing.pki import make_pki, softhsm_module
+
+    store = "softhsm" if softhsm_module() else "pkcs12"
+    if store == "pkcs12" and os.environ.get("CHIDAO_REQUIRE_SOFTHSM"):
+        pytest.fail("SoftHSM2 required (CHIDAO_REQUIRE_SOFTHSM) but not installed: run scripts/setup --system")
+    made = make_pki([load_hierarchy(f) for f in TEST_HIERARCHIES], tmp_path_factory.mktemp("pki") / "pki", store=store)
+    os.environ["CHIDAO_KEYS"] = str(made.keys_file)
+    yield made.keys_file

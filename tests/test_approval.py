@@ -33,7 +33,7 @@ def test_approval_numbers_dates_and_freezes_the_letter(database_url: str, letter
             "Thực hiện Công văn số 01/SVHTT-HTS ngày 05/02/2024 của Sở Văn hóa và Thông tin"
         )
         kinds = [e.kind for e in history(session, root.cascade_id)]
-        assert kinds[-1] == "letter.approved"
+        assert kinds[-2:] == ["letter.approved", "letter.issued"]  # numbered, then issued as a signed PDF
 
 
 def test_only_the_units_approvers_may_approve_and_a_refusal_is_recorded(chidao_env: str, mini_directive: Path) -> None:

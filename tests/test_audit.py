@@ -61,7 +61,7 @@ def test_the_record_of_a_real_cascade_verifies(cascade: str) -> None:
         ),
         (
             "DELETE FROM recipients WHERE unit_code = '90101'",
-            "event 15 (message.sent, id 15): sent to 90101, but the recipient's row does not say so",
+            "event 17 (message.sent, id 17): sent to 90101, but the recipient's row does not say so",
         ),
         (
             "UPDATE hierarchy_snapshots SET data = replace(data, 'UBND', 'UBNDx')",

@@ -13,8 +13,7 @@ from chidao import approval
 from chidao.dispatch import dispatch, failed, resend
 from cli import main
 from db.engine import transaction
-from db.models import LetterRecord, RecipientRecord
-from letters.render import render_html
+from db.models import LetterDocument, LetterRecord, RecipientRecord
 from mail.sink import MaildirHandler, messages, start_sink
 from mail.smtp import SmtpConfig
 from tests.steps import SIGNED, draft_cascade
@@ -44,9 +43,8 @@ def test_every_recipient_gets_exactly_its_letter(
     with transaction(chidao_env) as session:
         root = session.get_one(LetterRecord, ids["90.S"])
         assert root.status == "sent"
-        from db.cascades import letter_content
 
-        html = render_html(letter_content(root))
+        signed = session.get_one(LetterDocument, root.id).pdf
         rows = session.query(RecipientRecord).filter_by(letter_id=root.id).order_by(RecipientRecord.position).all()
         expected = {r.email: r.message_id for r in rows}
     got = parsed(sink)
@@ -58,8 +56,9 @@ def test_every_recipient_gets_exactly_its_letter(
             "Công văn số 01/SVHTT-HTS ngày 05/02/2024 - V/v tăng cường tuyên truyền và bảo đảm thông tin liên lạc "
             "Kỳ thi chọn học sinh giỏi cấp quốc gia THPT năm học 2023-2023"
         )
-        page, document = list(m.iter_attachments())
-        assert page.get_filename() == "01-SVHTT-HTS.html" and page.get_content() == html
+        pdf, document = list(m.iter_attachments())  # the signed letter, and an editable copy
+        assert pdf.get_filename() == "01-SVHTT-HTS.pdf" and pdf.get_content_type() == "application/pdf"
+        assert pdf.get_content() == signed
         assert document.get_filename() == "01-SVHTT-HTS.docx"
         assert document.get_content_type().endswith("wordprocessingml.document")
         assert document.get_content()[:2] == b"PK"  # a zip container, as a Word file is

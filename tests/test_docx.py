@@ -84,3 +84,22 @@ def test_libreoffice_prints_it_on_a4(cao_loc: Letter, tmp_path: Path) -> None:
     # The two header blocks side by side on the first printed line.
     assert "UBND HUYỆN CAO LỘC" in first_line and "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in first_line
     assert "Hoàng Thị Phương Huệ" in text
+    # One face for every Vietnamese letter: Liberation Serif 2, embedded (1.07 would drop ơ, ư to DejaVu).
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    faces = [line.split()[0] for line in fonts.splitlines()[2:]]
+    assert faces and all("LiberationSerif" in face for face in faces), fonts
+    pages = text.split("\f")
+    assert len([p for p in pages if p.strip()]) >= 2
+    assert pages[1].strip().splitlines()[0].strip() == "2"  # the page number from page 2, at the top
+    assert not pages[0].strip().splitlines()[0].strip().isdigit()
+    signed_on = next(i for i, page in enumerate(pages) if "Hoàng Thị Phương Huệ" in page)
+    assert "Nơi nhận" in pages[signed_on] and "TRƯỞNG PHÒNG" in pages[signed_on]  # the block kept together
+
+
+def test_the_page_number_and_the_unbroken_signature_block_are_in_the_file(cao_loc: Letter) -> None:
+    document = Document(io.BytesIO(render_docx(cao_loc)))
+    section = document.sections[0]
+    assert section.different_first_page_header_footer  # page 1 has no number
+    assert "PAGE" in section.header._element.xml
+    foot = document.tables[-1]
+    assert "w:cantSplit" in foot.rows[0]._tr.xml

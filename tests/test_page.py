@@ -42,7 +42,9 @@ def test_header_blocks_sit_side_by_side_and_the_page_is_a4(page_of_district_lett
     assert abs(issuer["y"] - motto["y"]) < 2
     sheet = box(page, ".page")
     assert abs(sheet["width"] - 210 / 25.4 * 96) < 2  # 210 mm at 96 px per inch
-    assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith('"Times New Roman"')
+    assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith(
+        '"Liberation Serif"'
+    )  # the face the PDF embeds
     assert page.evaluate("getComputedStyle(document.querySelector('.dateline')).fontStyle") == "italic"
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     shots = Path(os.environ.get("CHIDAO_SCREENSHOTS", tmp_path))

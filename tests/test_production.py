@@ -139,7 +139,7 @@ def wait_healthy(api: str, server: subprocess.Popen[bytes], timeout: float = 90)
 
 
 @pytest.fixture(scope="module")
-def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]:
+def production(tmp_path_factory: pytest.TempPathFactory, signing_keys: Path) -> Iterator[Production]:
     """Server, database, work pool, deployments and two workers, all on loopback; stopped and dropped after."""
     tmp = tmp_path_factory.mktemp("production")
     with databases("prefect", "chidao") as urls:
@@ -161,6 +161,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             "CHIDAO_DATA_DIR": str(tmp / "data"),
             "CHIDAO_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
             "CHIDAO_DISPATCH": "deployment",
+            "CHIDAO_KEYS": str(signing_keys),  # the keys the approvers sign with (the session's trial PKI)
         }
         logs = tmp / "logs"
         logs.mkdir()

@@ -106,8 +106,18 @@ def _handlers(app: FastAPI, desk: Desk) -> None:
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> Response:
+        from chidao.issuing import SigningRefused
+
         with transaction(desk.url) as session:
             record_refusal(session, exc)
+        if isinstance(exc, SigningRefused):  # the approver may act; the signature could not be made
+            return render_page(
+                request,
+                "message.html.j2",
+                status=400,
+                title="Chưa ký được",
+                message=f"{exc.words} Văn bản chưa được cấp số và chưa gửi đi. Lần thử đã được ghi vào nhật ký.",
+            )
         return render_page(
             request,
             "message.html.j2",

@@ -149,7 +149,10 @@ def provincial_committee(code: str, people: Placeholders) -> dict[str, Any]:
         f"ubnd@{DOMAIN}",
         abbreviation="UBND",
         signer={"authority": "TM. ỦY BAN NHÂN DÂN", "position": "CHỦ TỊCH", "name": chair},
-        approvers=[{"id": "ubnd-langson-ct", "name": chair}, {"id": "ubnd-langson-pct", "name": vice}],
+        approvers=[
+            {"id": "ubnd-langson-ct", "name": chair, "position": "CHỦ TỊCH"},
+            {"id": "ubnd-langson-pct", "name": vice, "position": "PHÓ CHỦ TỊCH"},
+        ],
     )
 
 
@@ -176,8 +179,8 @@ def department(
         copies=["Lãnh đạo Sở", "Các phòng CM, VP"],
         signer={"position": "GIÁM ĐỐC", "name": director},
         approvers=[
-            {"id": f"{slug}-langson-gd", "name": director},
-            {"id": f"{slug}-langson-{deputy_id}", "name": deputy},
+            {"id": f"{slug}-langson-gd", "name": director, "position": "GIÁM ĐỐC"},
+            {"id": f"{slug}-langson-{deputy_id}", "name": deputy, "position": "PHÓ GIÁM ĐỐC"},
         ],
         **more,
     )
@@ -275,7 +278,10 @@ def district_office(district: Any, wards: list[Any], parent: str, people: Placeh
             abbreviation="VHTT",
             copies=["TP, PTP", "VC phụ trách"],
             signer={"position": "TRƯỞNG PHÒNG", "name": head},
-            approvers=[{"id": f"vhtt-{slug}-tp", "name": head}, {"id": f"vhtt-{slug}-ptp", "name": deputy}],
+            approvers=[
+                {"id": f"vhtt-{slug}-tp", "name": head, "position": "TRƯỞNG PHÒNG"},
+                {"id": f"vhtt-{slug}-ptp", "name": deputy, "position": "PHÓ TRƯỞNG PHÒNG"},
+            ],
             **({"groups": groups} if groups else {}),
         )
     ]

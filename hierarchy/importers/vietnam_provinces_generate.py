@@ -157,7 +157,10 @@ def ministry(shape: str) -> dict[str, Any]:
         drafting_unit="VP",
         copies=["Bộ trưởng (để b/c)", "Các Thứ trưởng"],
         signer={"authority": "KT. BỘ TRƯỞNG", "position": "THỨ TRƯỞNG", "name": "Nguyễn Văn T"},
-        approvers=[{"id": f"{slug}-tt", "name": "Nguyễn Văn T"}, {"id": f"{slug}-bt", "name": "Trần Văn B"}],
+        approvers=[
+            {"id": f"{slug}-tt", "name": "Nguyễn Văn T", "position": "THỨ TRƯỞNG"},
+            {"id": f"{slug}-bt", "name": "Trần Văn B", "position": "BỘ TRƯỞNG"},
+        ],
     )
 
 
@@ -188,7 +191,10 @@ class Province:
             roles=["province_committee"],
             abbreviation="UBND",
             signer={"authority": "TM. ỦY BAN NHÂN DÂN", "position": "CHỦ TỊCH", "name": chair},
-            approvers=[{"id": f"ubnd-{self.slug}-ct", "name": chair}, {"id": f"ubnd-{self.slug}-pct", "name": vice}],
+            approvers=[
+                {"id": f"ubnd-{self.slug}-ct", "name": chair, "position": "CHỦ TỊCH"},
+                {"id": f"ubnd-{self.slug}-pct", "name": vice, "position": "PHÓ CHỦ TỊCH"},
+            ],
         )
 
     def department(self, abbreviation: str, **more: Any) -> dict[str, Any]:
@@ -216,8 +222,8 @@ class Province:
             copies=["Lãnh đạo Sở", "Các phòng CM, VP"],
             signer={"position": "GIÁM ĐỐC", "name": director},
             approvers=[
-                {"id": f"{slug}-{self.slug}-gd", "name": director},
-                {"id": f"{slug}-{self.slug}-{deputy_id}", "name": deputy},
+                {"id": f"{slug}-{self.slug}-gd", "name": director, "position": "GIÁM ĐỐC"},
+                {"id": f"{slug}-{self.slug}-{deputy_id}", "name": deputy, "position": "PHÓ GIÁM ĐỐC"},
             ],
             **more,
         )
@@ -323,7 +329,10 @@ class Province:
                 abbreviation="VHTT",
                 copies=["TP, PTP", "VC phụ trách"],
                 signer={"position": "TRƯỞNG PHÒNG", "name": head},
-                approvers=[{"id": f"vhtt-{slug}-tp", "name": head}, {"id": f"vhtt-{slug}-ptp", "name": deputy}],
+                approvers=[
+                    {"id": f"vhtt-{slug}-tp", "name": head, "position": "TRƯỞNG PHÒNG"},
+                    {"id": f"vhtt-{slug}-ptp", "name": deputy, "position": "PHÓ TRƯỞNG PHÒNG"},
+                ],
                 **({"groups": groups} if groups else {}),
             )
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -16,7 +17,7 @@ from chidao import access, approval
 from chidao.access import Reader
 from db.cascades import get_cascade, inputs_of, letter_content
 from db.letters import get_letter
-from db.models import LetterRecord, RecipientRecord
+from db.models import LetterDocument, LetterRecord, RecipientRecord
 from letters.content import Letter
 from letters.render import render_html, render_markdown
 from web import forms
@@ -60,6 +61,29 @@ def printed_page(request: Request, letter_id: Id) -> Response:
         return HTMLResponse(render_html(letter_content(letter)), headers={"Cache-Control": "private, no-store"})
 
 
+@router.get("/letters/{letter_id}/pdf")
+def pdf(request: Request, letter_id: Id) -> Response:
+    """The letter as issued (the PDF with its digital signatures), or a draft as it would print."""
+    from chidao.issuing import document_of
+    from letters.pdf import render_pdf
+
+    reader = signed_in(request)
+    with database(request) as db:
+        letter = get_letter(db, letter_id)
+        access.check_letter(db, reader, letter)
+        content = letter_content(letter)
+        document = document_of(db, letter.id)
+        if document is None and not content.is_draft:
+            raise Problem("Văn bản này được ký trước khi chidao ký số văn bản: không có bản PDF.", 404)
+        data = bytes(document.pdf) if document is not None else render_pdf(content).data
+    name = f"{content.reference.strip('/').replace('/', '-') or 'du-thao'}.pdf"
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
+
+
 @router.post("/letters/{letter_id}/edit", response_class=HTMLResponse)
 def edit(request: Request, letter_id: Id, form: Checked) -> Response:
     reader = signed_in(request)
@@ -80,8 +104,9 @@ def approve(request: Request, letter_id: Id, form: Checked) -> Response:
     desk = the_desk(request)
     reader = signed_in(request)
     _may_act_on(request, reader, letter_id, "approve")
+    pin = str(form.get("pin") or "") or None
     with database(request) as db:
-        acting(lambda: approval.approve(db, letter_id, reader.id))
+        acting(lambda: approval.approve(db, letter_id, reader.id, pin=pin))
     try:
         outcome = send_signed(desk.url, [letter_id])
     except Exception as exc:  # signed and numbered; the outbox keeps every copy until it goes
@@ -117,6 +142,19 @@ def _may_act_on(request: Request, reader: Reader, letter_id: int, action: str) -
         letter = get_letter(db, letter_id)
         access.check_may_act(reader, action, letter.cascade_id)
         approval.authorise(db, letter_id, reader.id, action)
+
+
+def _signing(unit_code: str, person: str) -> str:
+    """ "pin" if the approver types a PIN to sign, "ready" if their key signs unattended, else why they cannot
+    sign (in the approver's words)."""
+    from chidao import issuing
+    from signing.keys import KeyProblem
+
+    try:
+        issuing.check_signers(unit_code, person)
+        return "pin" if issuing.needs_pin(person) else "ready"
+    except KeyProblem as exc:
+        return issuing.WORDS.get(exc.kind, issuing.WORDS["other"]) + " Hãy báo quản trị viên."
 
 
 def _counts(recipients: Any) -> dict[str, int]:
@@ -186,6 +224,7 @@ def _letter_view(
             select(RecipientRecord).where(RecipientRecord.letter_id == letter.id).order_by(RecipientRecord.position)
         ).all()
         parent = db.get(LetterRecord, letter.parent_id) if letter.parent_id else None
+        signing = _signing(letter.unit_code, reader.id) if may_act and letter.status in approval.OPEN else "ready"
         return render_page(
             request,
             "letter.html.j2",
@@ -198,6 +237,8 @@ def _letter_view(
             may_act=may_act and letter.status in approval.OPEN,
             parent=parent,
             parent_out=parent is None or parent.status in approval.OUT,
+            signing=signing,
+            signed_pdf=db.get(LetterDocument, letter.id) is not None,
             recipients=recipients,
             counts=_counts(recipients),
             message=message,
