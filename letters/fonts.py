@@ -63,17 +63,28 @@ def _cache_dir() -> Path:
 
 
 @lru_cache(maxsize=4)
+def for_pdf_body(style: str) -> Path:
+    """A copy of a face for the letter's own text: cut to the Vietnamese repertoire, without hinting (the
+    PDF is read on screens and printers that do not need it), so each letter embeds half as much."""
+    return _derived(style, scaled=False)
+
+
+@lru_cache(maxsize=4)
 def for_pdf_text(style: str) -> Path:
     """A copy of a face for the text pyHanko draws (the number and day filled in, the seal's caption): cut to
     the Vietnamese repertoire and scaled to 1000 units per em, because pyHanko 0.38 writes glyph widths in
     the font's own units (Liberation's 2048 would space every letter twice too wide). Made once into
     ~/.cache/chidao/fonts; only subsets of it are ever embedded in letters, never the file shipped."""
+    return _derived(style, scaled=True)
+
+
+def _derived(style: str, *, scaled: bool) -> Path:
     from fontTools import subset
     from fontTools.ttLib import TTFont
     from fontTools.ttLib.scaleUpem import scale_upem
 
     source = faces()[style].path
-    target = _cache_dir() / f"{source.stem}-vi-1000.ttf"
+    target = _cache_dir() / f"{source.stem}-vi{'-1000' if scaled else ''}.ttf"
     if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
         return target
     logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -83,7 +94,8 @@ def for_pdf_text(style: str) -> Path:
     cutter = subset.Subsetter(options)
     cutter.populate(unicodes=_VIETNAMESE)
     cutter.subset(font)
-    scale_upem(font, 1000)
+    if scaled:
+        scale_upem(font, 1000)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
     os.close(fd)

@@ -56,11 +56,10 @@ def register_fonts() -> None:
         return
     from reportlab.pdfbase.ttfonts import TTFont
 
-    from letters.fonts import faces
+    from letters.fonts import for_pdf_body
 
-    found = faces()
     for name, style in ((REGULAR, "regular"), (BOLD, "bold"), (ITALIC, "italic"), (BOLD_ITALIC, "bold_italic")):
-        pdfmetrics.registerFont(TTFont(name, str(found[style].path)))
+        pdfmetrics.registerFont(TTFont(name, str(for_pdf_body(style))))
     pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=ITALIC, boldItalic=BOLD_ITALIC)
     _registered = True
 

@@ -59,7 +59,7 @@ def _font_bytes(path: str) -> bytes:
     return Path(path).read_bytes()
 
 
-RESERVED = 16384  # hex digits kept for the CMS container (~2.6 KB of DER in practice): no size estimate
+RESERVED = 8192  # hex digits kept for the CMS container (1–3 KB of DER in practice): no size estimate
 _T = TypeVar("_T")
 
 
@@ -171,7 +171,7 @@ def _field_style(face: str, align: AxisAlignment, height: float = 17.0) -> TextB
         box_layout_rule=SimpleBoxLayoutRule(
             x_align=align,
             y_align=AxisAlignment.ALIGN_MIN,
-            margins=Margins(left=1, right=1, top=0, bottom=round(height / 2 - 0.3 * 13 - 1.1)),
+            margins=Margins(left=1, right=0, top=0, bottom=round(height / 2 - 0.3 * 13 - 1.1)),
             inner_content_scaling=InnerScaling.NO_SCALING,
         ),
     )
@@ -207,7 +207,8 @@ def issue(
         if missing:
             raise KeyProblem(f"the letter's typeface cannot print {missing!r}")
     writer = IncrementalPdfFileWriter(io.BytesIO(data))
-    populate_static_text_field(writer, NUMBER, _field_style("regular", AxisAlignment.ALIGN_MID), number)
+    # the number against "/notation", as a clerk writes it in the blank
+    populate_static_text_field(writer, NUMBER, _field_style("regular", AxisAlignment.ALIGN_MAX), number)
     populate_static_text_field(writer, DAY, _field_style("italic", AxisAlignment.ALIGN_MID), day)
     filled = io.BytesIO()
     writer.write(filled)  # type: ignore[no-untyped-call]

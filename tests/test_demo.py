@@ -54,3 +54,34 @@ def test_demo_drafts_signs_and_delivers_the_seed_cascade(monkeypatch: pytest.Mon
     again = CliRunner().invoke(main, ["demo"])
     assert "0 approved now" in again.output and "Messages: 0 sent" in again.output
     assert "Reports: 0 simulated" in again.output and "sent 0 reminder(s)" in again.output
+
+
+def test_the_demo_on_a_fresh_machine_makes_its_keys_and_every_letter_goes_out_signed(tmp_path: Path) -> None:
+    """The README's two commands alone: no keys configured, so the demo makes a trial PKI (SoftHSM2 tokens
+    where installed) in a process of its own; a letter from the Maildir verifies in chidao and in pdfsig."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.printed import attached_pdf, pdfsig
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHIDAO_", "PREFECT_API", "SOFTHSM2"))}
+    env |= {"CHIDAO_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "demo"], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Signed with a trial PKI made now in {tmp_path / 'pki'}, keys on SoftHSM2 tokens" in done.stdout or (
+        "in PKCS#12 files: SoftHSM2 is not installed" in done.stdout and not os.environ.get("CHIDAO_REQUIRE_SOFTHSM")
+    )
+    assert "12 signed PDF(s)" in done.stdout
+    letters = [raw for raw in messages(tmp_path / "mail") if b"Message-ID: <letter-" in raw]
+    assert letters and all(attached_pdf(raw)[:5] == b"%PDF-" for raw in letters)
+    letter = tmp_path / "a-letter.pdf"
+    letter.write_bytes(attached_pdf(letters[-1]))
+    checked = subprocess.run(
+        [sys.executable, "-m", "cli", "verify", str(letter)], env=env, capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0 and "Verified: both signatures hold." in checked.stdout, checked.stdout
+    report = pdfsig(letter, tmp_path / "pki" / "nssdb")
+    assert report.count("Signature is Valid.") == 2 and report.count("Certificate is Trusted.") == 2, report

@@ -59,3 +59,33 @@ def test_printing_gives_a4_pages(page_of_district_letter: Any, tmp_path: Path) -
         tuple(round(float(v)) for v in m) for m in re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
     }
     assert sizes == {(595, 842)}  # A4 in PostScript points
+
+
+def test_printed_from_chromium_it_is_one_face_numbered_from_page_two_with_the_block_together(
+    browser: Any, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from tests.conftest import LANGSON
+    from tests.printed import poppler
+
+    h = load_hierarchy(LANGSON / "hierarchy.yaml")
+    letter = plan_cascade(load_directive(LANGSON / "directive-hsg-2023.yaml", h), h, date(2023, 12, 1)).levels[0][0]
+    html = tmp_path / "department.html"
+    html.write_text(render_html(letter.letter), encoding="utf-8")
+    page = browser.new_page()
+    page.goto(html.as_uri())
+    printed = tmp_path / "department.pdf"
+    printed.write_bytes(page.pdf(prefer_css_page_size=True))
+    page.close()
+    fonts = subprocess.run([poppler("pdffonts"), str(printed)], capture_output=True, text=True, check=True).stdout
+    faces = [line.split()[0] for line in fonts.splitlines()[2:]]
+    assert faces and all("LiberationSerif" in face for face in faces), fonts  # no DejaVu for ơ, ư
+    text = subprocess.run([poppler("pdftotext"), str(printed), "-"], capture_output=True, text=True, check=True)
+    pages = [p for p in text.stdout.split("\f") if p.strip()]
+    assert len(pages) >= 2
+    assert not pages[0].strip().splitlines()[0].strip().isdigit()
+    assert [p.strip().splitlines()[0].strip() for p in pages[1:]] == [str(n) for n in range(2, len(pages) + 1)]
+    signer = letter.letter.signer.name
+    on = next(i for i, p in enumerate(pages) if signer in p)
+    assert "Nơi nhận" in pages[on] and letter.letter.signer.position in pages[on]
