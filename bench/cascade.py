@@ -2,20 +2,29 @@
 
 Run: .venv/bin/python bench/cascade.py [--provinces 4,16,47] [--hierarchy FILE --directive FILE ...]
 
-For each size, in its own process (so peak RSS is that size's): a throwaway SQLite database and an SMTP
-sink in another process on loopback. chidao's phases: derive and store all drafts (the `cascade` flow),
+For each size, in its own process (so peak RSS is that size's): a throwaway SQLite database, an SMTP sink
+in another process on loopback, and a trial PKI for the hierarchy (signing.pki.make_pki, CHIDAO_KEYS set to
+its keys file; timed and shown apart, like Prefect's start, not counted). Its keys are PKCS#12 files, not
+SoftHSM2 tokens: with a token per approver and per unit, thousands of tokens in one SoftHSM2 store make every
+token lookup slow, which would measure SoftHSM2's store rather than chidao (bench/pdf.py compares the two on
+one letter: the signatures cost the same). chidao's phases: derive and store all drafts (the `cascade` flow),
 approve every letter as its approver (approval.approve, the CLI's code path, one transaction each, level
-by level), dispatch (the `dispatch` flow), ask for the reports (reminders.demand, as `reports request`),
+by level; each letter drawn as a PDF and signed twice, the approver's and the body's PAdES signatures),
+dispatch (the `dispatch` flow), ask for the reports (reminders.demand, as `reports request`),
 submit every report (reporting.submit, one transaction each), consolidate up to the top (consolidate,
 approve each BÁO CÁO, dispatch it up, until the top's is out), one reminder sweep, replay and verify.
 Then the bare loop on the same inputs: the same letters derived and rendered with the same templates
-(Markdown, HTML, DOCX), stored with plain SQLAlchemy inserts, every message built the same way and sent
+(Markdown, HTML, DOCX), each drawn as a PDF and signed with the same keys the same way (render_pdf, then
+pades.sign_approval with the approver's key and pades.issue with the body's; "bare: sign"), stored with
+plain SQLAlchemy inserts, every message built the same way (the signed PDF and the DOCX attached) and sent
 with aiosmtplib over as many connections as chidao uses, a row per request and per report inserted; no
 orchestration, no events, no claims. Prints a table. Not part of the tests.
 
 Default sizes are synthetic: a ministry over N copies of the Lạng Sơn department's subtree (257 units
 each, the example's real shape: the department, press, radio, enterprises, 11 district offices, their
-centres, branches and 226 communes). Every unit gets a reporter, so every report can come in.
+centres, branches and 226 communes). Every unit gets a reporter, so every report can come in, and every
+approver a position (the one the unit's signer names signs in the signer's; the others as the head or
+as "PHÓ <head>"), as signing requires.
 """
 
 from __future__ import annotations
@@ -64,7 +73,7 @@ def synthetic_hierarchy(provinces: int) -> dict[str, Any]:
             "email": "cp@bench.example",
             "abbreviation": "CP",
             "signer": {"authority": "TM. CHÍNH PHỦ", "position": "THỦ TƯỚNG", "name": "Trần Văn K"},
-            "approvers": [{"id": "cp-tt", "name": "Trần Văn K"}],
+            "approvers": [{"id": "cp-tt", "name": "Trần Văn K", "position": "THỦ TƯỚNG"}],
         },
         {
             "code": MINISTRY,
@@ -79,7 +88,7 @@ def synthetic_hierarchy(provinces: int) -> dict[str, Any]:
             "short_name": "Bộ",
             "abbreviation": "BTTTT",
             "signer": {"authority": "KT. BỘ TRƯỞNG", "position": "THỨ TRƯỞNG", "name": "Nguyễn Văn T"},
-            "approvers": [{"id": "bo-tt", "name": "Nguyễn Văn T"}],
+            "approvers": [{"id": "bo-tt", "name": "Nguyễn Văn T", "position": "THỨ TRƯỞNG"}],
         },
     ]
     for k in range(provinces):
@@ -99,8 +108,28 @@ def synthetic_hierarchy(provinces: int) -> dict[str, Any]:
     return {
         "hierarchy": {"name": f"Bench: Bộ and {provinces} provinces", "version": f"bench-{provinces}", "root": "CP"},
         "roles": roles,
-        "units": with_reporters(out),
+        "units": with_reporters([with_positions(unit) for unit in out]),
     }
+
+
+def with_positions(unit: dict[str, Any]) -> dict[str, Any]:
+    """Every approver of the unit given the position they sign in (chidao refuses an approver without one),
+    consistent with the unit's signer: the person the signer names signs in the signer's position (the head's
+    title, or a deputy's own under "KT. <head>"); of the others, the first is the head if nobody is yet (the
+    signer is a deputy), the rest deputies, "PHÓ <head's title>"."""
+    signer = unit.get("signer") or {}
+    authority = signer.get("authority") or ""
+    head = unit.get("head") or (authority[4:] if authority.startswith("KT. ") else signer.get("position"))
+    people = unit.get("approvers") or []
+    for person in people:
+        if not person.get("position") and signer and person["name"] == signer["name"]:
+            person["position"] = signer["position"]
+    taken = {person.get("position") for person in people}
+    for person in people:
+        if not person.get("position") and head:
+            person["position"] = head if head not in taken else f"PHÓ {head}"
+            taken.add(person["position"])
+    return unit
 
 
 def with_reporters(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -135,9 +164,21 @@ def ministry_directive(issuer: str = MINISTRY, department: str = "department") -
     return directive
 
 
+def positioned(block: str) -> str:
+    """One unit's block of an imported file (after its "- code: " for all but the first), its approvers given
+    positions if the file predates them (`chidao hierarchy import` now writes them): re-dumped only then."""
+    first = block.startswith("- code: ")
+    unit = yaml.load(block if first else "- code: " + block, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))[0]
+    if all(person.get("position") for person in unit.get("approvers") or []):
+        return block
+    text = yaml.safe_dump([with_positions(unit)], allow_unicode=True, sort_keys=False, width=200)
+    return text if first else text.removeprefix("- code: ")
+
+
 def national_inputs(shape: str, cache: Path) -> tuple[Path, Path]:
     """The national hierarchy from `chidao hierarchy import` (made once, kept in `cache`), every unit given
-    someone to report for it, and the seed directive issued by its ministry."""
+    someone to report for it (and every approver a position, in a file made before they were written), and
+    the seed directive issued by its ministry."""
     plain = cache / f"vn-{shape}.yaml"
     if not plain.exists():
         cache.mkdir(parents=True, exist_ok=True)
@@ -150,6 +191,8 @@ def national_inputs(shape: str, cache: Path) -> tuple[Path, Path]:
         if "\n  reporters:" not in block and "\n  approvers:" not in block:
             code = block.split("\n", 1)[0].removeprefix("- code: ").strip("'")
             blocks[i] = block.rstrip("\n") + f"\n  reporters:\n  - {{id: r-{code}, name: Văn thư}}\n"
+        elif "\n  approvers:" in block:
+            blocks[i] = positioned(block)
     hierarchy_file = cache / f"vn-{shape}-reporting.yaml"
     hierarchy_file.write_text(head + "\nunits:\n" + "\n- code: ".join(blocks), encoding="utf-8")
     top = yaml.load(head, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -217,6 +260,33 @@ SINK_COUNTS: list[dict[str, int]] = []
 # --- chidao --------------------------------------------------------------------------------------
 
 
+def fit_subject_names() -> None:
+    """A workaround, in this process only, until signing/pki.py is fixed: its `_name` cuts a certificate's
+    common and organisation names to 64 characters, but cryptography limits them to 64 UTF-8 bytes, so
+    make_pki fails ("Attribute's length must be >= 1 and <= 64, but it was 67") on a body such as "Sở Khoa
+    học và Công nghệ - UBND thành phố Hồ Chí Minh" (two in the national 2025 hierarchy). The names are cut
+    to 64 bytes here, at a character's edge, before it sees them; only the certificates' subjects change."""
+    from signing import pki
+
+    original = pki._name
+    if getattr(original, "fitted", False):
+        return
+
+    def cut(text: str) -> str:
+        return text.encode("utf-8")[:64].decode("utf-8", "ignore").rstrip()
+
+    def fitted(common: str, organisation: str | None = None, place: str | None = None) -> Any:
+        return original(cut(common), cut(organisation) if organisation else None, place)
+
+    fitted.fitted = True  # type: ignore[attr-defined]
+    pki._name = fitted
+
+
+def pki_folder(work: Path) -> Path:
+    """The run's trial PKI: made before chidao's approvals, its keys used by the bare loop as well."""
+    return work / "pki"
+
+
 def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int) -> dict[str, Any]:
     """All phases through chidao's own functions and flows; returns seconds per phase and counts."""
     os.environ["CHIDAO_DATA_DIR"] = str(work)
@@ -237,8 +307,10 @@ def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int
     from db.models import Event, LetterRecord, ReportRequest
     from flows.cascade import CascadeParams, cascade
     from flows.dispatch import dispatch
+    from hierarchy.load import load_hierarchy
     from mail.smtp import SmtpConfig
     from reports.content import ReportContent
+    from signing.pki import make_pki
 
     quiet_prefect()
     times: dict[str, float] = {}
@@ -251,6 +323,12 @@ def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int
 
     with clock(times, "prefect start"):
         warm_up()
+
+    loaded = load_hierarchy(hierarchy_file)  # read apart: the PKI's time is its keys, images and files
+    fit_subject_names()
+    with clock(times, "trial PKI"):
+        made = make_pki(loaded, pki_folder(work), store="pkcs12")
+    os.environ["CHIDAO_KEYS"] = str(made.keys_file)
 
     with clock(times, "drafts"):
         summary = cascade(
@@ -351,6 +429,7 @@ def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int
         "reminders": sum(swept.count(k) for k in ("due_soon", "overdue", "escalation")),
         "events": events,
         "top_reported": bool(reported),
+        "signing_keys": made.approvers + made.units,
     }
 
 
@@ -358,20 +437,28 @@ def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int
 
 
 def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) -> dict[str, Any]:
-    """The same letters derived, rendered, stored and sent, and the same report rows, with nothing else."""
+    """The same letters derived, rendered, signed, stored and sent, and the same report rows, with nothing
+    else. The bare loop drafts no BÁO CÁO (a row per report is all it stores), so only letters are signed."""
     import asyncio
     from email.utils import make_msgid
+    from zoneinfo import ZoneInfo
 
     import aiosmtplib
-    from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_engine, insert
+    from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, Text, create_engine, insert
 
     from chidao.dispatch import CONNECTIONS
+    from chidao.settings import settings
     from hierarchy.load import load_hierarchy
     from letters.directive import load_directive
     from letters.docx import render_docx
+    from letters.pdf import render_pdf
     from letters.plan import plan_cascade
     from letters.render import render_html, render_markdown
+    from letters.signer import signer_for
     from mail.message import build_message
+    from signing import pades
+    from signing.keys import load_keyring
+    from signing.signers import trust_roots, unlocked
 
     times: dict[str, float] = {}
     hierarchy = load_hierarchy(hierarchy_file)
@@ -384,6 +471,7 @@ def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) 
         Column("unit", String),
         Column("markdown", Text),
         Column("html", Text),
+        Column("pdf", LargeBinary),
     )
     rows_t = Table(
         "rows", meta, Column("id", Integer, primary_key=True), Column("kind", String), Column("unit", String)
@@ -396,17 +484,53 @@ def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) 
         plan = plan_cascade(directive, hierarchy, DRAFT_DATE)
         rendered = []
         for number, draft in enumerate((d for level in plan.levels for d in level), start=1):
-            letter = draft.letter.model_copy(update={"number": number, "issued_on": today})
+            unit = hierarchy.unit(draft.letter.unit)
+            signer = signer_for(unit, unit.approvers[0])  # the approver chidao's run signs as
+            letter = draft.letter.model_copy(update={"number": number, "issued_on": today, "signer": signer})
             rendered.append((letter, render_markdown(letter), render_html(letter), render_docx(letter)))
-        with engine.begin() as conn:
-            conn.execute(
-                insert(letters_t), [{"unit": le.unit, "markdown": md, "html": html} for le, md, html, _ in rendered]
-            )
+
+    with clock(times, "bare: sign"):  # as chidao.issuing does at each approval, with the run's keys
+        keys = load_keyring(pki_folder(work) / "keys.yaml")
+        trust = trust_roots(keys.trust)
+        zone = ZoneInfo(settings().timezone)
+        signed = []
+        for letter, *_ in rendered:
+            assert letter.number is not None and letter.issued_on is not None
+            approver = keys.approver(hierarchy.unit(letter.unit).approvers[0].id)
+            seal = keys.unit(letter.unit)
+            keys.check(approver)
+            keys.check(seal)
+            when = datetime.now(zone).replace(microsecond=0)
+            pdf = render_pdf(letter, seal_mm=seal.seal_mm).data
+            with unlocked(keys, approver, None) as key:
+                pdf = pades.sign_approval(pdf, key, approver.image, when, trust, approver.owner)
+            with unlocked(keys, seal, None) as key:
+                pdf = pades.issue(
+                    pdf,
+                    number=f"{letter.number:02d}",
+                    day=f"{letter.issued_on.day:02d}",
+                    signer=key,
+                    seal=seal.image,
+                    seal_mm=seal.seal_mm,
+                    body=[letter.issuer_name, *([letter.parent_body] if letter.parent_body else [])],
+                    when=when,
+                    trust=trust,
+                )
+            signed.append(pdf)
+
+    with clock(times, "bare: render+store"), engine.begin() as conn:
+        conn.execute(
+            insert(letters_t),
+            [
+                {"unit": le.unit, "markdown": md, "html": html, "pdf": pdf}
+                for (le, md, html, _), pdf in zip(rendered, signed, strict=True)
+            ],
+        )
 
     async def send_all() -> int:
         work_items = [
-            (letter, docx, hierarchy.unit(letter.unit).email, hierarchy.unit(code))
-            for letter, _, _, docx in rendered
+            (letter, docx, pdf, hierarchy.unit(letter.unit).email, hierarchy.unit(code))
+            for (letter, _, _, docx), pdf in zip(rendered, signed, strict=True)
             for code in letter.recipient_units
         ]
         queue = iter(work_items)
@@ -415,7 +539,7 @@ def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) 
             client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
             await client.connect()
             n = 0
-            for letter, docx, sender, unit in queue:
+            for letter, docx, pdf, sender, unit in queue:
                 message = build_message(
                     letter,
                     sender=(letter.issuer_name, sender),
@@ -423,6 +547,7 @@ def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) 
                     msg_id=make_msgid(domain="bench.example"),
                     sent=datetime.now().astimezone(),
                     docx=docx,
+                    pdf=pdf,
                 )
                 await client.send_message(message, sender=sender, recipients=[unit.email])
                 n += 1
@@ -491,13 +616,14 @@ def run_child(label: str, hierarchy_file: Path, directive_file: Path) -> dict[st
 
 
 PHASES = ("drafts", "approve", "dispatch", "requests", "reports", "consolidate", "sweep", "replay+verify")
-BARE = ("bare: render+store", "bare: send", "bare: reports")
+APART = ("prefect start", "trial PKI")  # shown, not counted in the totals
+BARE = ("bare: render+store", "bare: sign", "bare: send", "bare: reports")
 
 
 def table(results: list[dict[str, Any]]) -> str:
     head = ["phase (s)"] + [f"{r['label']} ({r['units']:,} units)" for r in results]
     rows = [head]
-    for phase in ("prefect start", *PHASES):
+    for phase in APART + PHASES:
         rows.append([phase] + [f"{r['chidao']['times'][phase]:.2f}" for r in results])
     totals = [sum(r["chidao"]["times"][p] for p in PHASES) for r in results]
     bares = [sum(r["bare"]["times"].values()) for r in results]
@@ -508,8 +634,8 @@ def table(results: list[dict[str, Any]]) -> str:
     rows.append(["ratio chidao / bare"] + [f"{t / b:.2f}" for t, b in zip(totals, bares, strict=True)])
     rows.append(["units per second"] + [f"{r['units'] / t:,.0f}" for r, t in zip(results, totals, strict=True)])
     rows.append(["peak RSS (MiB)"] + [f"{r['peak_rss_mib']:.0f}" for r in results])
-    for key in ("letters", "messages", "notices", "reports", "events"):
-        rows.append([key] + [f"{r['chidao'][key]:,}" for r in results])
+    for key in ("letters", "messages", "notices", "reports", "events", "signing_keys"):
+        rows.append([key.replace("_", " ")] + [f"{r['chidao'][key]:,}" for r in results])
     rows.append(["sink received"] + [f"{r['sink'][0]['messages']:,}" for r in results])
     rows.append(["top reported"] + ["yes" if r["chidao"]["top_reported"] else "NO" for r in results])
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]

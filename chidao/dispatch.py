@@ -52,6 +52,8 @@ class Delivery:
 @dataclass
 class DispatchReport:
     deliveries: list[Delivery] = field(default_factory=list)
+    gave_up: str = ""  # why this run stopped trying: the server could not be reached
+    retry_at: datetime | None = None  # when the copies it deferred are tried again (UTC)
 
     def count(self, status: str) -> int:
         return sum(1 for d in self.deliveries if d.status == status)
@@ -60,6 +62,13 @@ class DispatchReport:
 BATCH = 100  # recipients claimed, sent and recorded together: two commits per batch, not per message
 CONNECTIONS = 4  # SMTP connections used at once
 LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dispatcher presumed dead
+UNREACHABLE = 3  # messages in a row that found no server: the run stops and defers the rest at once
+RETRY_FIRST, RETRY_MOST = timedelta(minutes=1), timedelta(minutes=30)  # a deferred copy's wait, doubling
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a copy deferred after `attempts` tries waits: 1, 2, 4 … minutes, at most 30."""
+    return min(RETRY_FIRST * int(2 ** min(max(attempts - 1, 0), 10)), RETRY_MOST)
 
 
 def worker_name() -> str:
@@ -93,7 +102,7 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     return or_(RecipientRecord.status == "pending", sending)
 
 
-def due_recipients(url: str, letter_ids: list[int] | None = None) -> list[int]:
+def due_recipients(url: str, letter_ids: list[int] | None = None, *, waiting: bool = False) -> list[int]:
     """Outbox rows still to send, of letters that went out: pending ones, and those a dead dispatcher left
     'sending' (its claim expired, or its process on this machine is gone)."""
     now = utcnow()
@@ -102,8 +111,10 @@ def due_recipients(url: str, letter_ids: list[int] | None = None) -> list[int]:
             select(RecipientRecord.id, RecipientRecord.status, RecipientRecord.claimed_by, RecipientRecord.claimed_at)
             .join(LetterRecord, LetterRecord.id == RecipientRecord.letter_id)
             .where(LetterRecord.status.in_(OUT), RecipientRecord.status.in_(("pending", "sending")))
-            .order_by(RecipientRecord.letter_id, RecipientRecord.position)
         )
+        if not waiting:  # only what is due: a deferred copy waits its turn
+            query = query.where(or_(RecipientRecord.retry_at.is_(None), RecipientRecord.retry_at <= now))
+        query = query.order_by(RecipientRecord.letter_id, RecipientRecord.position)
         if letter_ids is not None:
             query = query.where(RecipientRecord.letter_id.in_(letter_ids))
         return [
@@ -113,10 +124,12 @@ def due_recipients(url: str, letter_ids: list[int] | None = None) -> list[int]:
         ]
 
 
-def dispatch(url: str, config: SmtpConfig | None = None, letter_ids: list[int] | None = None) -> DispatchReport:
-    """Send what is due (all letters, or the given ones); safe to run again at any time and from several
-    processes at once."""
-    return asyncio.run(_dispatch(url, config or smtp_config(), due_recipients(url, letter_ids)))
+def dispatch(
+    url: str, config: SmtpConfig | None = None, letter_ids: list[int] | None = None, *, waiting: bool = True
+) -> DispatchReport:
+    """Send what is still to send (all letters, or the given ones); waiting: deferred copies too, before their
+    time (a person asked), else only what is due. Safe to run again at any time and from several processes."""
+    return asyncio.run(_dispatch(url, config or smtp_config(), due_recipients(url, letter_ids, waiting=waiting)))
 
 
 @dataclass
@@ -138,14 +151,20 @@ async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> D
     letters: dict[int, tuple[Letter, str, str, bytes, bytes | None]] = {}
     me = worker_name()
     recording: asyncio.Future[None] | None = None
+    breaker = _Breaker()
     try:
         for start in range(0, len(recipient_ids), BATCH):
+            if breaker.open:
+                report.gave_up = breaker.reason
+                break  # the rest stays pending, untried: nothing claimed, nothing lost
             items = _claim(url, recipient_ids[start : start + BATCH], me, letters)
-            await _send_all(items, senders, letters)
+            await _send_all(items, senders, letters, breaker)
             if recording is not None:
                 await recording
             recording = asyncio.ensure_future(asyncio.to_thread(_record, url, items, report))
             progress.report("messages", min(start + BATCH, len(recipient_ids)), len(recipient_ids))
+        if breaker.open:
+            report.gave_up = breaker.reason
     finally:
         try:
             if recording is not None:
@@ -204,25 +223,54 @@ def _claim(
     return sorted(items, key=lambda item: order[item.rid])
 
 
+class _Breaker:
+    """Counts messages in a row that found no server; past UNREACHABLE the run stops trying."""
+
+    def __init__(self) -> None:
+        self.in_a_row, self.reason = 0, ""
+
+    @property
+    def open(self) -> bool:
+        return self.in_a_row >= UNREACHABLE
+
+    def saw(self, outcome: Outcome) -> None:
+        if outcome.unreachable:
+            self.in_a_row += 1
+            self.reason = f"the mail server could not be reached ({outcome.detail})"
+        elif not outcome.deferred:
+            self.in_a_row = 0
+
+
 async def _send_all(
-    items: list[_Item], senders: list[Sender], letters: dict[int, tuple[Letter, str, str, bytes, bytes | None]]
+    items: list[_Item],
+    senders: list[Sender],
+    letters: dict[int, tuple[Letter, str, str, bytes, bytes | None]],
+    breaker: _Breaker,
 ) -> None:
-    """Each connection takes the next message until none is left."""
+    """Each connection takes the next message until none is left. Whatever goes wrong with one message is its
+    own outcome: the others go on. Once the server is found unreachable, the rest is deferred untried."""
     queue = iter(items)
 
     async def work(sender: Sender) -> None:
         for item in queue:
-            letter, _, from_email, docx, pdf = letters[item.letter_id]
-            message = build_message(
-                letter,
-                sender=(letter.issuer_name, from_email),
-                recipient=item.to,
-                msg_id=item.message_id,
-                sent=datetime.now().astimezone(),
-                docx=docx,
-                pdf=pdf,
-            )
-            item.outcome = await sender.send(message, from_email, item.to[1])
+            if breaker.open:
+                item.outcome = Outcome(False, f"not tried: {breaker.reason}", 0, deferred=True, unreachable=True)
+                continue
+            try:
+                letter, _, from_email, docx, pdf = letters[item.letter_id]
+                message = build_message(
+                    letter,
+                    sender=(letter.issuer_name, from_email),
+                    recipient=item.to,
+                    msg_id=item.message_id,
+                    sent=datetime.now().astimezone(),
+                    docx=docx,
+                    pdf=pdf,
+                )
+                item.outcome = await sender.send(message, from_email, item.to[1])
+            except Exception as exc:  # a fault of this message alone: recorded as its failure, the batch goes on
+                item.outcome = Outcome(False, f"cannot be sent: {type(exc).__name__}: {exc}", 1)
+            breaker.saw(item.outcome)
 
     await asyncio.gather(*(work(sender) for sender in senders))
 
@@ -239,11 +287,14 @@ def _record(url: str, items: list[_Item], report: DispatchReport) -> None:
         for item in items:
             outcome = item.outcome
             assert outcome is not None, "every claimed item was attempted"
-            status = "sent" if outcome.sent else ("pending" if outcome.detail.startswith("gave up") else "failed")
+            status = "sent" if outcome.sent else ("pending" if outcome.deferred else "failed")
             row = rows[item.rid]
             row.status, row.last_error = status, (None if outcome.sent else outcome.detail)
             row.sent_at = utcnow() if outcome.sent else None
             row.claimed_by = row.claimed_at = None
+            row.retry_at = utcnow() + retry_delay(row.attempts) if status == "pending" else None
+            if row.retry_at is not None:
+                report.retry_at = min(report.retry_at or row.retry_at, row.retry_at)
             kind = {"sent": "message.sent", "failed": "message.failed", "pending": "message.deferred"}[status]
             record = touched.setdefault(item.letter_id, session.get_one(LetterRecord, item.letter_id))
             events.record(
@@ -289,28 +340,30 @@ def _domain(email: str) -> str:
     return email.rsplit("@", 1)[-1]
 
 
-def resend(url: str, letter_id: int, unit: str | None = None, actor: str = "chidao") -> int:
-    """Put failed recipients of a letter back in the outbox; returns how many (logged with who asked)."""
-    with transaction(url) as session:
-        letter = session.get(LetterRecord, letter_id)
-        if letter is None:
-            return 0
-        rows = session.scalars(
-            select(RecipientRecord).where(RecipientRecord.letter_id == letter_id, RecipientRecord.status == "failed")
-        ).all()
-        rows = [r for r in rows if unit is None or r.unit_code == unit]
-        for row in rows:
-            row.status = "pending"
-        if rows:
-            events.record(
-                session,
-                letter.cascade_id,
-                "delivery.retried",
-                actor,
-                {"units": [r.unit_code for r in rows]},
-                letter_id=letter_id,
-            )
-        return len(rows)
+class SendingUnavailable(Exception):
+    """Letters cannot be sent as configured now (the Prefect server or its dispatch deployment is missing)."""
+
+
+def check_sending() -> None:
+    """What sending after a signature needs, checked before anything is numbered: a well-formed SMTP URL
+    (ValueError), or, with CHIDAO_DISPATCH=deployment, a reachable Prefect server that has the `dispatch`
+    deployment (SendingUnavailable)."""
+    smtp_config()
+    if settings().dispatch != "deployment":
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_deployment_by_name("dispatch/dispatch")
+    except ObjectNotFound:
+        raise SendingUnavailable(
+            "CHIDAO_DISPATCH=deployment, but the Prefect server has no 'dispatch/dispatch' deployment "
+            "(prefect --no-prompt deploy --all)"
+        ) from None
+    except Exception as exc:  # httpx's and Prefect's many ways of saying the server is not there
+        raise SendingUnavailable(f"the Prefect server cannot be reached ({type(exc).__name__}: {exc})") from None
 
 
 @dataclass
@@ -322,24 +375,24 @@ class Queued:
 
 
 def send_signed(url: str, letter_ids: list[int] | None) -> DispatchReport | Queued:
-    """What follows a signature, from the CLI or the desk alike: send now in this process, or queue a run
-    of the 'dispatch' deployment (CHIDAO_DISPATCH). ValueError if CHIDAO_SMTP_URL is malformed."""
+    """What follows a signature, from the CLI or the desk alike: send now in this process (the letter, and any
+    deferred copy whose time has come: the embedded default has no schedule), or queue a run of the
+    'dispatch' deployment (CHIDAO_DISPATCH). ValueError if CHIDAO_SMTP_URL is malformed."""
     if settings().dispatch == "deployment":
         import inspect
 
         from prefect.deployments import run_deployment
 
-        run = run_deployment("dispatch/dispatch", parameters={"letter_ids": letter_ids}, timeout=0, as_subflow=False)
+        try:
+            run = run_deployment(
+                "dispatch/dispatch", parameters={"letter_ids": letter_ids}, timeout=0, as_subflow=False
+            )
+        except Exception as exc:  # signed already: the copies wait in the outbox for the next dispatch
+            raise SendingUnavailable(f"the dispatch could not be queued ({type(exc).__name__}: {exc})") from None
         assert not inspect.isawaitable(run)  # called from sync code, Prefect returns the run itself
         return Queued(run.name, str(run.id))
-    return dispatch(url, smtp_config(), letter_ids)
-
-
-def failed(url: str) -> list[Delivery]:
-    with transaction(url) as session:
-        rows = session.scalars(
-            select(RecipientRecord)
-            .where(RecipientRecord.status == "failed")
-            .order_by(RecipientRecord.letter_id, RecipientRecord.position)
-        )
-        return [Delivery(r.letter_id, r.unit_code, r.email, r.status, r.last_error or "") for r in rows]
+    config = smtp_config()
+    report = dispatch(url, config, letter_ids)
+    if letter_ids is not None and not report.gave_up:
+        report.deliveries += dispatch(url, config, None, waiting=False).deliveries
+    return report

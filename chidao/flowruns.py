@@ -84,3 +84,23 @@ async def _read(ids: list[str]) -> list[FlowRunInfo]:
             )
         )
     return out
+
+
+class PrefectUnavailable(Exception):
+    """PREFECT_API_URL names a server that does not answer."""
+
+
+def check_prefect_server() -> None:
+    """With PREFECT_API_URL set, its server must answer before a flow is started there (else one message,
+    not Prefect's traceback); without it, flows run on an embedded server started on demand."""
+    import os
+
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        return
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        problem = client.api_healthcheck()
+    if problem is not None:
+        raise PrefectUnavailable(f"the Prefect server at {url} does not answer ({type(problem).__name__})")

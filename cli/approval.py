@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from chidao.settings import settings
-from cli.common import act, clear_errors, database, emit_json, fail
+from cli.common import BAD_INPUT, DEFERRED, UNAVAILABLE, act, clear_errors, database, emit_json, fail
 from cli.letters import letters
 
 
@@ -43,7 +43,10 @@ def approve(letter_id: int, user: str, edit_file: str | None, send: bool, pin_st
             raise issuing.SigningRefused(exc, user=user, letter=letter) from None
         return issuing.needs_pin(user)
 
-    pin = _pin(user, act(ready), pin_stdin)
+    needed = act(ready)
+    if send:
+        _check_sending()
+    pin = _pin(user, needed, pin_stdin)
 
     def action(session: Any) -> str:
         record = approval.approve(session, letter_id, user, change=change, pin=pin)
@@ -55,6 +58,19 @@ def approve(letter_id: int, user: str, edit_file: str | None, send: bool, pin_st
         _report_dispatch([letter_id], signed=True)
 
 
+def _check_sending() -> None:
+    """Before a letter is numbered: it can be sent as configured (the SMTP URL, or the Prefect server and its
+    dispatch deployment)."""
+    from chidao.dispatch import SendingUnavailable, check_sending
+
+    try:
+        check_sending()
+    except ValueError as exc:
+        fail(f"{exc}; nothing was signed", BAD_INPUT)
+    except SendingUnavailable as exc:
+        fail(f"{exc}; nothing was signed", UNAVAILABLE)
+
+
 def _pin(user: str, needed: bool, from_stdin: bool) -> str | None:
     """The PIN that unlocks the approver's key: from standard input, or asked (hidden) on a terminal."""
     if from_stdin:
@@ -63,7 +79,7 @@ def _pin(user: str, needed: bool, from_stdin: bool) -> str | None:
         return None
     if sys.stdin.isatty():
         return str(click.prompt(f"PIN of {user}'s signing key", hide_input=True))
-    fail(f"the signing key of {user} needs its PIN: give it with --pin-stdin", 2)
+    fail(f"the signing key of {user} needs its PIN: give it with --pin-stdin", BAD_INPUT)
     return None
 
 
@@ -99,13 +115,16 @@ def letters_regenerate(letter_id: int, user: str) -> None:
 def _report_dispatch(letter_ids: list[int] | None, signed: bool = False) -> None:
     """Send what is due and say what happened, recipient by recipient where something went wrong; just
     signed: as the desk does after a signature (queued instead when CHIDAO_DISPATCH=deployment)."""
-    from chidao.dispatch import Queued, dispatch, send_signed, smtp_config
+    from chidao.dispatch import Queued, SendingUnavailable, dispatch, send_signed, smtp_config
 
     try:
         config = smtp_config()
         outcome = send_signed(database(), letter_ids) if signed else dispatch(database(), config, letter_ids)
     except ValueError as exc:
-        fail(str(exc), 2)
+        fail(str(exc), BAD_INPUT)
+        return
+    except SendingUnavailable as exc:
+        fail(f"{exc}; the letter is signed and its copies wait in the outbox (chidao dispatch)", UNAVAILABLE)
         return
     if isinstance(outcome, Queued):
         click.echo(f"Dispatch queued on the Prefect server: flow run {outcome.name} ({outcome.id}).")
@@ -114,11 +133,22 @@ def _report_dispatch(letter_ids: list[int] | None, signed: bool = False) -> None
         f"Sent {outcome.count('sent')} message(s) through {config.host}:{config.port}; "
         f"{outcome.count('failed')} failed, {outcome.count('pending')} deferred."
     )
-    for d in outcome.deliveries:
-        if d.status != "sent":
-            click.echo(f"  letter {d.letter_id} to {d.unit} <{d.email}>: {d.status}: {d.detail}", err=True)
+    shown = [d for d in outcome.deliveries if d.status != "sent"]
+    for d in shown[:50]:
+        click.echo(f"  letter {d.letter_id} to {d.unit} <{d.email}>: {d.status}: {d.detail}", err=True)
+    if len(shown) > 50:
+        click.echo(f"  … and {len(shown) - 50} more (chidao letters outbox)", err=True)
+    if outcome.gave_up:
+        when = f" from {_local(outcome.retry_at)}" if outcome.retry_at else ""
+        click.echo(f"Stopped trying: {outcome.gave_up}. Deferred copies go again by themselves{when}.", err=True)
     if outcome.count("failed") or outcome.count("pending"):
-        sys.exit(1)
+        sys.exit(DEFERRED)
+
+
+def _local(moment: Any) -> str:
+    from zoneinfo import ZoneInfo
+
+    return f"{moment.astimezone(ZoneInfo(settings().timezone)):%H:%M %d/%m/%Y}"
 
 
 @click.command()
@@ -132,7 +162,7 @@ def dispatch(letter_ids: tuple[int, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
 def letters_failed(as_json: bool) -> None:
     """Recipients the mail server refused for good, with its reply."""
-    from chidao.dispatch import failed
+    from chidao.outbox import failed
 
     rows = failed(database())
     if as_json:
@@ -143,12 +173,40 @@ def letters_failed(as_json: bool) -> None:
     click.echo(f"{len(rows)} failed recipient(s).")
 
 
+@letters.command("outbox")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(["pending", "sending", "failed"]),
+    help="Only copies in this state (repeatable; default: all three)",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
+def letters_outbox(states: tuple[str, ...], as_json: bool) -> None:
+    """Copies of signed letters not delivered yet: deferred (when they go again), being sent, or failed for
+    good; with attempts and the server's last reply, explained."""
+    from chidao.outbox import outbox
+    from mail.replies import explain
+
+    rows = outbox(database(), states or ("pending", "sending", "failed"))
+    if as_json:
+        emit_json([d.__dict__ | {"explained": explain(d.detail)} for d in rows])
+        return
+    for d in rows:
+        when = f", again from {_local(d.retry_at)}" if d.status == "pending" and d.retry_at else ""
+        click.echo(f"letter {d.letter_id}  {d.status:<8} {d.unit:<12} <{d.email}>  {d.attempts} attempt(s){when}")
+        if d.detail:
+            click.echo(f"    {explain(d.detail)}  [{d.detail}]")
+    counts = {s: sum(1 for d in rows if d.status == s) for s in ("pending", "sending", "failed")}
+    click.echo(f"{counts['pending']} deferred, {counts['sending']} being sent, {counts['failed']} failed.")
+
+
 @letters.command("resend")
 @click.argument("letter_id", type=int)
 @click.option("--unit", help="Only this recipient (code)")
 def letters_resend(letter_id: int, unit: str | None) -> None:
-    """Try the failed recipients of a letter again."""
-    from chidao.dispatch import resend
+    """Send a letter's failed and deferred copies again, now."""
+    from chidao.outbox import resend
 
     count = resend(database(), letter_id, unit)
     click.echo(f"{count} recipient(s) put back in the outbox.")

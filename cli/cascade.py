@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import clear_errors, emit_json, fail
+from cli.common import BAD_INPUT, UNAVAILABLE, clear_errors, emit_json, fail
 
 if TYPE_CHECKING:
     from flows.cascade import CascadeParams, CascadeSummary
@@ -129,13 +129,18 @@ def start_cascade(
 ) -> CascadeSummary:
     """Validate the inputs and the signer (writing nothing if anything is wrong), then run the flow."""
     from chidao.cascade import NotAnApprover, check_start
+    from chidao.flowruns import PrefectUnavailable, check_prefect_server
     from flows.cascade import CascadeParams
 
     with clear_errors():
         try:
             check_start(directive, hierarchy_file, draft_date, approved_by)
         except NotAnApprover as exc:
-            fail(f"--approved-by: {exc}", 2)
+            fail(f"--approved-by: {exc}", BAD_INPUT)
+    try:
+        check_prefect_server()
+    except PrefectUnavailable as exc:
+        fail(f"{exc}; nothing was started", UNAVAILABLE)
     params = CascadeParams(
         directive=directive,
         hierarchy=hierarchy_file,

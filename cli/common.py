@@ -17,8 +17,15 @@ from inputs.sources import InputError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
+# Exit codes, the same for every command (README: "Exit codes"), so a script can tell them apart.
+DONE = 0
+REFUSED = 1  # not allowed, not found, or the record does not hold: nothing changed
+BAD_INPUT = 2  # a file, an option or a setting is wrong: nothing changed
+DEFERRED = 3  # done, but some copies could not be delivered yet (failed, or deferred to be tried again)
+UNAVAILABLE = 4  # the database, the mail server or the Prefect server cannot be reached: nothing changed
 
-def fail(message: str, code: int = 1) -> None:
+
+def fail(message: str, code: int = REFUSED) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -93,6 +100,6 @@ def database() -> str:
     try:
         upgrade(url)
     except OperationalError as exc:
-        fail(f"cannot open the database {parsed.render_as_string(hide_password=True)}: {exc.orig}")
+        fail(f"cannot open the database {parsed.render_as_string(hide_password=True)}: {exc.orig}", UNAVAILABLE)
     _migrated.add(url)
     return url

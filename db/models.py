@@ -108,6 +108,7 @@ class RecipientRecord(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(200), doc="the dispatcher sending it: host:pid")
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime, doc="a deferred copy is not tried before this")
 
 
 class Event(Base):

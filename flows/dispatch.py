@@ -17,12 +17,16 @@ from flows.runs import current_run_id
 
 
 @flow(name="dispatch")
-def dispatch(letter_ids: list[int] | None = None) -> dict[str, int]:
-    """Send what is due, for the given letters or all; returns counts per outcome."""
+def dispatch(letter_ids: list[int] | None = None, waiting: bool = False) -> dict[str, int]:
+    """Send what is due, for the given letters or all (waiting: deferred copies too, before their time);
+    returns counts per outcome. Scheduled every few minutes, so deferred mail goes again by itself."""
     url = settings().url
     upgrade(url)
     with in_flow_run(current_run_id()):
-        report = send_due(url, letter_ids=letter_ids)
+        report = send_due(url, letter_ids=letter_ids, waiting=waiting or letter_ids is not None)
     counts = {status: report.count(status) for status in ("sent", "failed", "pending")}
-    get_run_logger().info("dispatch: %s", counts)
+    logger = get_run_logger()
+    logger.info("dispatch: %s", counts)
+    if report.gave_up:
+        logger.warning("dispatch stopped: %s; deferred copies go again from %s", report.gave_up, report.retry_at)
     return counts

@@ -39,11 +39,14 @@ class SmtpConfig:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the server said about one message: sent, or failed for good with its text."""
+    """What became of one message: sent; failed for good (a 5xx, or an address that cannot be sent), with the
+    reason; or deferred (no connection, or 4xx replies after every attempt), to be tried again later."""
 
     sent: bool
     detail: str
     attempts: int
+    deferred: bool = False
+    unreachable: bool = False  # deferred because the server could not be reached at all
 
 
 class Transient(Exception):
@@ -86,11 +89,14 @@ class Sender:
         return client
 
     async def send(self, message: Message, sender: str, recipient: str) -> Outcome:
-        """Send one message; retry connection errors and 4xx replies with doubling delays."""
-        detail = ""
+        """Send one message; retry connection errors and 4xx replies with doubling delays. Never raises: whatever
+        goes wrong with this message is its outcome alone (an address the server cannot take fails it)."""
+        detail, unreachable = "", False
         for attempt in range(1, self.attempts + 1):
+            connected = self.client is not None and self.client.is_connected
             try:
                 client = await self._connect()
+                connected = True
                 errors, response = await client.send_message(message, sender=sender, recipients=[recipient])
                 if errors:  # a refusal of our only recipient is reported here by some servers
                     code, text = next(iter(errors.values()))
@@ -102,11 +108,21 @@ class Sender:
                 transient, detail = _classify(exc)
                 if isinstance(exc, (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, OSError)):
                     self.client = None
+                if isinstance(exc, aiosmtplib.SMTPNotSupported):  # e.g. an address that needs SMTPUTF8
+                    return Outcome(False, f"cannot be sent: {detail}", attempt)
                 if not transient:
                     return Outcome(False, detail, attempt)
+                unreachable = not connected
+                if unreachable and attempt >= 2:
+                    break  # nobody answers: the dispatch decides when to come back, not this message
                 if attempt < self.attempts:
                     await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-        return Outcome(False, f"gave up after {self.attempts} attempts: {detail}", self.attempts)
+            except (ValueError, UnicodeError, LookupError) as exc:  # the message or address itself is unsendable
+                self.client = None
+                return Outcome(False, f"cannot be sent: {type(exc).__name__}: {exc}", attempt)
+        return Outcome(
+            False, f"gave up after {attempt} attempts: {detail}", attempt, deferred=True, unreachable=unreachable
+        )
 
     async def close(self) -> None:
         if self.client is not None and self.client.is_connected:

@@ -171,7 +171,7 @@ def test_a_database_that_cannot_be_opened_is_one_clear_error(monkeypatch: pytest
 
     monkeypatch.setenv("CHIDAO_DATABASE_URL", f"postgresql://nobody:secret@127.0.0.1:{free_port()}/chidao")
     result = CliRunner().invoke(main, ["letters", "list"])
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # unavailable: nothing changed
     assert result.stderr.startswith("error: cannot open the database postgresql://nobody:***@127.0.0.1:")
     assert "secret" not in result.stderr and "Connection refused" in result.stderr
     assert "Traceback" not in result.output

@@ -26,10 +26,12 @@ from chidao.settings import settings
 from db.engine import transaction
 from db.models import Account
 from letters.render import environment
+from mail.replies import explain
 from web import starts
 from web.session import COOKIE, LIFETIME, DeskSession, Signer, same_token
 
 STATUS_WORDS = {"draft": "Dự thảo", "rejected": "Bị trả lại", "approved": "Đã ký", "sent": "Đã gửi"}
+DELIVERY_WORDS = {"pending": "chưa gửi được, sẽ gửi lại", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi"}
 REPORT_WORDS = {"open": "Chưa nộp", "received": "Đã nộp đúng hạn", "late": "Đã nộp muộn"}
 MAX_BODY = 12 * 1024 * 1024  # a report's attachment (10 MB) and its form; anything larger is refused unread
 
@@ -177,6 +179,8 @@ def render_page(request: Request, template: str, status: int = 200, **context: A
             path=request.url.path,
             status_words=STATUS_WORDS,
             report_words=REPORT_WORDS,
+            delivery_words=DELIVERY_WORDS,
+            explain=explain,
             dmy=dmy,
             **context,
         )

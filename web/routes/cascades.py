@@ -70,7 +70,11 @@ def cascade_page(request: Request, cascade_id: Id, m: str = "") -> Response:
         failed = db.execute(
             select(RecipientRecord, LetterRecord)
             .join(LetterRecord, LetterRecord.id == RecipientRecord.letter_id)
-            .where(LetterRecord.cascade_id == cascade_id, RecipientRecord.status == "failed")
+            .where(
+                LetterRecord.cascade_id == cascade_id,
+                LetterRecord.status.in_(approval.OUT),
+                RecipientRecord.status.in_(("failed", "pending", "sending")),
+            )
             .order_by(LetterRecord.id, RecipientRecord.position)
         ).all()
         consolidated = db.scalars(
@@ -102,8 +106,8 @@ def cascade_page(request: Request, cascade_id: Id, m: str = "") -> Response:
 
 @router.post("/cascades/{cascade_id}/resend")
 def resend(request: Request, cascade_id: Id, form: Checked) -> Response:
-    from chidao.dispatch import resend as put_back
     from chidao.dispatch import send_signed
+    from chidao.outbox import resend as put_back
 
     desk = the_desk(request)
     reader = signed_in(request)

@@ -99,12 +99,20 @@ def edit(request: Request, letter_id: Id, form: Checked) -> Response:
 
 @router.post("/letters/{letter_id}/approve")
 def approve(request: Request, letter_id: Id, form: Checked) -> Response:
-    from chidao.dispatch import Queued, send_signed
+    from chidao.dispatch import Queued, SendingUnavailable, check_sending, send_signed
 
     desk = the_desk(request)
     reader = signed_in(request)
     _may_act_on(request, reader, letter_id, "approve")
     pin = str(form.get("pin") or "") or None
+    try:
+        check_sending()
+    except (ValueError, SendingUnavailable):
+        raise Problem(
+            "Chưa gửi được văn bản: cấu hình gửi thư của hệ thống đang lỗi. Văn bản chưa được ký, chưa cấp số; "
+            "hãy báo quản trị viên.",
+            503,
+        ) from None
     with database(request) as db:
         acting(lambda: approval.approve(db, letter_id, reader.id, pin=pin))
     try:
@@ -112,6 +120,24 @@ def approve(request: Request, letter_id: Id, form: Checked) -> Response:
     except Exception as exc:  # signed and numbered; the outbox keeps every copy until it goes
         raise Problem(unsent(exc), 500) from None
     return see_other(f"/letters/{letter_id}?m={'queued' if isinstance(outcome, Queued) else 'approved'}")
+
+
+@router.post("/letters/{letter_id}/resend")
+def resend(request: Request, letter_id: Id, form: Checked) -> Response:
+    """The unit's approver sends the copies that did not go (failed, or waiting to be tried again) now."""
+    from chidao.dispatch import send_signed
+    from chidao.outbox import resend as put_back
+
+    desk = the_desk(request)
+    reader = signed_in(request)
+    _may_act_on(request, reader, letter_id, "resend")
+    count = put_back(desk.url, letter_id, None, actor=reader.id)
+    if count:
+        try:
+            send_signed(desk.url, [letter_id])
+        except Exception as exc:  # back in the outbox: the next dispatch sends them
+            raise Problem(unsent(exc), 500) from None
+    return see_other(f"/letters/{letter_id}?m=resent")
 
 
 @router.post("/letters/{letter_id}/reject")
@@ -238,6 +264,7 @@ def _letter_view(
             parent=parent,
             parent_out=parent is None or parent.status in approval.OUT,
             signing=signing,
+            may_resend=not reader.auditor and reader.id in approval.approvers_of(hierarchy, letter.unit_code),
             signed_pdf=db.get(LetterDocument, letter.id) is not None,
             recipients=recipients,
             counts=_counts(recipients),
