@@ -27,6 +27,7 @@ from db.models import Event, LetterRecord
 from db.registers import next_number
 from hierarchy.graph import Hierarchy
 from hierarchy.model import Signer
+from inputs.limits import EDIT
 from inputs.sources import InputError, read_source, validate
 from letters.content import Letter, LetterSection
 from letters.derive import Citation, derived_letter, root_letter
@@ -72,7 +73,7 @@ class LetterEdit(BaseModel):
 
 def load_edit(path: str | Path) -> LetterEdit:
     """Read an edit file; InputError names the file and line of each problem."""
-    src = read_source(path)
+    src = read_source(path, EDIT)
     if not isinstance(src.data, dict):
         raise InputError([src.problem((), "expected a mapping with 'sections' (and optionally 'opening', 'closing')")])
     return validate(LetterEdit, src)
@@ -123,6 +124,28 @@ def _check_open(session: Session, letter: LetterRecord, action: str) -> None:
                 f"letter {letter.id} cites letter {parent.id} of {parent.unit_code}, which is still {parent.status}: "
                 "that letter must be approved first"
             )
+
+
+def _check_deadline(session: Session, letter: LetterRecord, issued_on: date) -> None:
+    """A letter may not go out asking for reports by a day already past on the day it is signed."""
+    if letter.kind != "letter":
+        return
+    directive, _ = inputs_of(session, get_cascade(session, letter.cascade_id))
+    root_issued = (
+        issued_on
+        if letter.depth == 0
+        else session.scalar(
+            select(LetterRecord.issued_on).where(
+                LetterRecord.cascade_id == letter.cascade_id, LetterRecord.depth == 0, LetterRecord.kind == "letter"
+            )
+        )
+    )
+    due = directive.report.due_for(letter.depth, root_issued)
+    if due is not None and due < issued_on:
+        raise ApprovalError(
+            f"letter {letter.id} asks its recipients to report by {due:%d/%m/%Y}, already past on "
+            f"{issued_on:%d/%m/%Y}, the day it would be signed: the issuer must set a later deadline"
+        )
 
 
 def _store(record: LetterRecord, content: Letter) -> None:
@@ -219,6 +242,7 @@ def approve(
         edit(session, letter_id, user, change)
     signer = signer_of(hierarchy, letter.unit_code, user)
     issued_on = on or today()
+    _check_deadline(session, letter, issued_on)
     number = next_number(session, letter.unit_code, issued_on.year)
     final = letter_content(letter).model_copy(update={"number": number, "issued_on": issued_on, "signer": signer})
     _store(letter, final)

@@ -15,16 +15,21 @@ from db.letters import letters_of_units
 from db.models import LetterRecord
 from hierarchy.graph import Hierarchy
 from hierarchy.load import load_hierarchy
-from letters.directive import Directive, load_directive
+from inputs.limits import DIRECTIVE
+from inputs.sources import read_source
+from letters.directive import Directive, directive_from
 from letters.plan import first_letter, next_letters
 
 
 def load_inputs(
     directive_path: str | Path, hierarchy_path: str | Path, today: date | None = None
 ) -> tuple[Directive, Hierarchy]:
-    """Both files, validated against each other; InputError names the file and line of each problem."""
+    """Both files, validated against each other; InputError names the file and line of each problem. The
+    directive is read first: a refused directive costs nothing of the (large) hierarchy. `today`: the day the
+    cascade starts, against which a report deadline must not have passed (default: the directive's date)."""
+    source = read_source(directive_path, DIRECTIVE)
     hierarchy = load_hierarchy(hierarchy_path)
-    return load_directive(directive_path, hierarchy, today), hierarchy
+    return directive_from(source, hierarchy, today), hierarchy
 
 
 class NotAnApprover(Exception):
@@ -38,7 +43,7 @@ def check_start(
     first letter, and who signed it on paper. InputError or NotAnApprover says what is wrong."""
     from chidao.approval import approvers_of
 
-    directive, hierarchy = load_inputs(directive_path, hierarchy_path, draft_date)
+    directive, hierarchy = load_inputs(directive_path, hierarchy_path, started_today())
     first_letter(directive, hierarchy, draft_date_for(directive, draft_date))
     allowed = approvers_of(hierarchy, directive.issuer)
     if approved_by and approved_by not in allowed:
@@ -46,6 +51,11 @@ def check_start(
             f"{approved_by!r} is not an approver of {directive.issuer} (approvers: {', '.join(allowed)})"
         )
     return directive, hierarchy
+
+
+def started_today() -> date:
+    """The day a cascade starts, in Vietnam: report deadlines before it are refused, whatever the draft date."""
+    return datetime.now(ZoneInfo(settings().timezone)).date()
 
 
 def draft_date_for(directive: Directive, given: date | None = None) -> date:

@@ -35,11 +35,11 @@ def _inputs_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
 def cascade_plan(directive: str, hierarchy_file: str, draft_date: Any, as_json: bool) -> None:
     """Show what would be drafted at each level; writes nothing."""
-    from chidao.cascade import draft_date_for, load_inputs
+    from chidao.cascade import draft_date_for, load_inputs, started_today
     from letters.plan import plan_cascade
 
     with clear_errors():
-        d, h = load_inputs(directive, hierarchy_file, draft_date.date() if draft_date else None)
+        d, h = load_inputs(directive, hierarchy_file, started_today())
         plan = plan_cascade(d, h, draft_date_for(d, draft_date.date() if draft_date else None))
     levels = [
         [

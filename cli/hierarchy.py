@@ -18,11 +18,10 @@ def hierarchy() -> None:
 def hierarchy_validate(file: str) -> None:
     """Check a hierarchy file; every problem names the line, the unit and the field."""
     from hierarchy.load import load_hierarchy
-    from inputs.sources import read_source
 
     with clear_errors():
         h = load_hierarchy(file)
-        normalised = read_source(file).normalised
+        normalised = h.normalised
     issuers = sum(1 for code in h.graph if h.has_children(code))
     depth = sum(1 for _ in h.levels(h.root))
     click.echo(f"{file}: valid — {len(h)} units, {depth} levels, {issuers} units with units under them")

@@ -15,7 +15,16 @@ from pydantic import BaseModel, Field
 
 from chidao import progress
 from chidao.approval import OPEN, approve
-from chidao.cascade import Begun, Below, begin, draft_below, draft_date_for, expected_letters, load_inputs
+from chidao.cascade import (
+    Begun,
+    Below,
+    begin,
+    draft_below,
+    draft_date_for,
+    expected_letters,
+    load_inputs,
+    started_today,
+)
 from chidao.settings import settings
 from db.engine import transaction
 from db.letters import get_letter
@@ -48,7 +57,7 @@ class CascadeSummary(BaseModel):
 
 @task(name="open cascade")
 def open_cascade_task(params: CascadeParams) -> tuple[Begun, int]:
-    directive, hierarchy = load_inputs(params.directive, params.hierarchy, params.draft_date)
+    directive, hierarchy = load_inputs(params.directive, params.hierarchy, started_today())
     url = settings().url
     upgrade(url)
     with transaction(url) as session:

@@ -32,9 +32,10 @@ class Hierarchy:
 
     source: HierarchyFile
     graph: nx.DiGraph
+    normalised: int = 0  # text values of the file that were not in NFC (and were normalised)
 
     @classmethod
-    def build(cls, source: HierarchyFile) -> Hierarchy:
+    def build(cls, source: HierarchyFile, normalised: int = 0) -> Hierarchy:
         """Build the graph; the caller has checked parents, roles and cycles (see hierarchy.load)."""
         graph: nx.DiGraph = nx.DiGraph()
         for unit in source.units:
@@ -42,7 +43,7 @@ class Hierarchy:
         for unit in source.units:
             if unit.parent is not None:
                 graph.add_edge(unit.parent, unit.code, link=unit.link)
-        return cls(source, graph)
+        return cls(source, graph, normalised)
 
     @property
     def root(self) -> str:

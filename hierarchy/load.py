@@ -8,6 +8,7 @@ import networkx as nx
 
 from hierarchy.graph import Hierarchy
 from hierarchy.model import HierarchyFile
+from inputs.limits import HIERARCHY, MAX_UNITS
 from inputs.sources import InputError, Problem, Source, parse_source, read_source, validate
 
 # Fields a unit needs once it writes letters (has units under it).
@@ -16,17 +17,20 @@ _ISSUER_FIELDS = ("abbreviation", "signer", "approvers")
 
 def load_hierarchy(path: str | Path) -> Hierarchy:
     """Read, validate and build the hierarchy in path; raise InputError listing every problem."""
-    return _check(read_source(path))
+    return _check(read_source(path, HIERARCHY))
 
 
 def parse_hierarchy(text: str, name: str = "<hierarchy>") -> Hierarchy:
     """Same as load_hierarchy, from text (a stored snapshot, a test)."""
-    return _check(parse_source(text, name))
+    return _check(parse_source(text, name, HIERARCHY))
 
 
 def _check(src: Source) -> Hierarchy:
     if not isinstance(src.data, dict):
         raise InputError([src.problem((), "expected a mapping with 'hierarchy', 'roles' and 'units'")])
+    units = src.data.get("units")
+    if isinstance(units, list) and len(units) > MAX_UNITS:
+        raise InputError([src.problem(("units",), f"{len(units):,} units: at most {MAX_UNITS:,} in one file")])
     parsed = validate(HierarchyFile, src)
     problems: list[Problem] = []
 
@@ -78,7 +82,7 @@ def _check(src: Source) -> Hierarchy:
     if problems:
         raise InputError(problems)
 
-    hierarchy = Hierarchy.build(parsed)
+    hierarchy = Hierarchy.build(parsed, src.normalised)
     try:
         cycle = nx.find_cycle(hierarchy.graph)
     except nx.NetworkXNoCycle:

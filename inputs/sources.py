@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from inputs.limits import Limits, too_big
 from inputs.vietnamese import nfc
 
 # libyaml's parser where the machine has it (twenty times faster on a national hierarchy), same nodes and marks.
@@ -70,20 +71,33 @@ def _dotted(loc: Loc) -> str:
     return out
 
 
-def read_source(path: str | Path) -> Source:
-    """Parse a YAML file into plain data, recording lines; raise InputError if it is not YAML."""
+def read_text(path: str | Path, limits: Limits) -> str:
+    """A user's file as text: refused (InputError) if missing, larger than its kind allows (before reading
+    it), or not UTF-8."""
     name = str(path)
     try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except FileNotFoundError:
+        refused = too_big(limits, Path(path).stat().st_size)
+        if refused:
+            raise InputError([Problem(name, None, "", refused)])
+        return Path(path).read_bytes().decode("utf-8")
+    except (FileNotFoundError, NotADirectoryError):
         raise InputError([Problem(name, None, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise InputError([Problem(name, None, "", "a folder, not a file")]) from None
     except UnicodeDecodeError as exc:
         raise InputError([Problem(name, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
-    return parse_source(text, name)
 
 
-def parse_source(text: str, name: str) -> Source:
-    """Parse YAML text (see read_source)."""
+def read_source(path: str | Path, limits: Limits) -> Source:
+    """Parse a YAML file into plain data, recording lines; raise InputError if it is not YAML."""
+    return parse_source(read_text(path, limits), str(path), limits)
+
+
+def parse_source(text: str, name: str, limits: Limits) -> Source:
+    """Parse YAML text (see read_source): within the kind's limits, without anchors or aliases."""
+    refused = too_big(limits, len(text.encode("utf-8")) if len(text) * 4 > limits.max_bytes else len(text))
+    if refused:
+        raise InputError([Problem(name, None, "", refused)])
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
@@ -92,12 +106,38 @@ def parse_source(text: str, name: str) -> Source:
         raise InputError([Problem(name, line, "", f"broken YAML: {exc.problem or exc.context}")]) from None
     except yaml.YAMLError as exc:
         raise InputError([Problem(name, None, "", f"broken YAML: {exc}")]) from None
+    except RecursionError:
+        raise InputError([Problem(name, None, "", f"nested deeper than {limits.what} may be")]) from None
+    if node is not None:
+        _check_shape(node, name, limits)
     builder = _Builder(Source(name, None))
     if node is not None:
         builder.src.data = builder.convert(node, ())
     if builder.problems:
         raise InputError(builder.problems)
     return builder.src
+
+
+def _check_shape(root: yaml.Node, name: str, limits: Limits) -> None:
+    """Before anything is built: no node reached twice (an alias), at most max_nodes, at most max_depth deep.
+    Each node is visited once, so a document of nested aliases costs what its text costs."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        line = node.start_mark.line + 1
+        if id(node) in seen:
+            raise InputError([Problem(name, line, "", "YAML anchors and aliases (&, *) are not accepted")])
+        seen.add(id(node))
+        if len(seen) > limits.max_nodes:
+            raise InputError(
+                [Problem(name, line, "", f"too many values for {limits.what} (at most {limits.max_nodes:,})")]
+            )
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if depth >= limits.max_depth:
+                raise InputError([Problem(name, line, "", f"nested deeper than {limits.max_depth} levels")])
+            children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+            stack.extend((child, depth + 1) for child in children)
 
 
 class _Builder:
@@ -132,7 +172,11 @@ class _Builder:
         return self.scalar(node)
 
     def scalar(self, node: yaml.Node) -> Any:
-        value = self.loader.construct_object(node, deep=True)
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError, yaml.YAMLError) as exc:  # 2023-02-30, a number out of range
+            self.problems.append(Problem(self.src.path, node.start_mark.line + 1, "", f"not a valid value: {exc}"))
+            return None
         if isinstance(value, str):
             normal = nfc(value)
             if normal != value:

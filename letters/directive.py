@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from hierarchy.graph import Hierarchy
 from hierarchy.model import Signer
+from inputs.limits import DIRECTIVE
 from inputs.sources import InputError, Problem, Source, parse_source, read_source, validate
 from letters.calendar import WorkingCalendar
 from letters.doctypes import canonical_type
@@ -130,13 +131,18 @@ def load_directive(path: str | Path, hierarchy: Hierarchy | None = None, today: 
     `today` is the day the cascade starts (default: the directive's date); a report deadline that
     leaves some level no working day after it is refused.
     """
-    return _check(read_source(path), hierarchy, today)
+    return _check(read_source(path, DIRECTIVE), hierarchy, today)
+
+
+def directive_from(src: Source, hierarchy: Hierarchy | None = None, today: dt.date | None = None) -> Directive:
+    """A directive from a source already read (see load_directive)."""
+    return _check(src, hierarchy, today)
 
 
 def parse_directive(
     text: str, hierarchy: Hierarchy | None = None, name: str = "<directive>", today: dt.date | None = None
 ) -> Directive:
-    return _check(parse_source(text, name), hierarchy, today)
+    return _check(parse_source(text, name, DIRECTIVE), hierarchy, today)
 
 
 def _check(src: Source, hierarchy: Hierarchy | None, today: dt.date | None = None) -> Directive:

@@ -9,7 +9,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints
 
-from inputs.sources import InputError, Problem, Source, parse_source, validate
+from inputs.limits import REPORT
+from inputs.sources import InputError, Problem, Source, parse_source, read_text, validate
 from inputs.vietnamese import nfc
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -36,15 +37,10 @@ class ReportContent(BaseModel):
 def load_report(path: str | Path) -> tuple[ReportContent, str]:
     """The report in a .yaml/.yml or .md file, and its text as submitted; InputError names file and line."""
     name = str(path)
-    try:
-        text = nfc(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError([Problem(name, None, "", "file not found")]) from None
-    except UnicodeDecodeError:
-        raise InputError([Problem(name, None, "", "not UTF-8 text")]) from None
+    text = nfc(read_text(path, REPORT))
     if name.endswith(".md"):
         return _from_markdown(text, name), text
-    src = parse_source(text, name)
+    src = parse_source(text, name, REPORT)
     if not isinstance(src.data, dict):
         raise InputError([src.problem((), "expected a mapping: done, figures, difficulties, proposals")])
     return validate(ReportContent, src), text

@@ -41,6 +41,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from inputs.limits import KEYS
 from inputs.sources import InputError, Problem, read_source, validate
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -165,7 +166,7 @@ class Keyring:
 
 def load_keyring(path: str | Path) -> Keyring:
     """Read and check the keys file; InputError names the file, line and field of each problem."""
-    src = read_source(path)
+    src = read_source(path, KEYS)
     if not isinstance(src.data, dict):
         raise InputError([src.problem((), "expected a mapping with 'trust', 'approvers' and 'units'")])
     parsed = validate(KeysFile, src)

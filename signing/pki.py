@@ -47,13 +47,18 @@ class Authority:
     certificate: x509.Certificate
 
 
+def _bytes64(text: str) -> str:
+    """At most 64 bytes of UTF-8 (X.520's upper bound for these names), cut at a character."""
+    return text.encode("utf-8")[:64].decode("utf-8", "ignore")
+
+
 def _name(common: str, organisation: str | None = None, place: str | None = None) -> x509.Name:
     parts = [x509.NameAttribute(NameOID.COUNTRY_NAME, "VN")]
     if place:
-        parts.append(x509.NameAttribute(NameOID.LOCALITY_NAME, place))
+        parts.append(x509.NameAttribute(NameOID.LOCALITY_NAME, _bytes64(place)))
     if organisation:
-        parts.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation[:64]))
-    parts.append(x509.NameAttribute(NameOID.COMMON_NAME, common[:64]))
+        parts.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, _bytes64(organisation)))
+    parts.append(x509.NameAttribute(NameOID.COMMON_NAME, _bytes64(common)))
     return x509.Name(parts)
 
 

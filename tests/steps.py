@@ -57,10 +57,10 @@ DESK_PEOPLE = {
 }
 
 
-def langson_directive(folder: Path, extra: str = "") -> Path:
+def langson_directive(folder: Path, extra: str = "", due: date = date(2024, 2, 20)) -> Path:
     """The Lạng Sơn directive with a dated report (due 20/02/2024) and, optionally, text added to its subject."""
     text = (LANGSON / "directive-hsg-2023.yaml").read_text(encoding="utf-8")
-    text = text.replace("report:\n  due: on_request", "report:\n  due: 2024-02-20\n  lead_days: 2")
+    text = text.replace("report:\n  due: on_request", f"report:\n  due: {due.isoformat()}\n  lead_days: 2")
     if extra:
         text = text.replace("\nsubject: ", f"\nsubject: {extra} ", 1)
     path = folder / "directive.yaml"

@@ -7,12 +7,14 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import time_machine
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -24,6 +26,7 @@ from db.models import Event, LetterRecord, Report, ReportRequest, SignInAttempt
 from mail.sink import messages
 from tests.steps import LANGSON, PASSWORD, desk_cascade, desk_server, langson_directive
 
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
 EVIL = '<script>alert("xss")</script><img src=x onerror="alert(1)">'
 
 
@@ -60,10 +63,13 @@ def desk(
     monkeypatch.setenv("CHIDAO_DATABASE_URL", database_url)
     ids = desk_cascade(database_url, smtp_url, langson_directive(tmp_path, extra=EVIL))
     people: list[Person] = []
-    with desk_server(database_url) as base:
+    # The day after the department's letter: the districts may still sign (their communes' deadline, 07/02/2024
+    # before Tết, has not passed); a test moves the clock on to see reports come in late.
+    with time_machine.travel(datetime(2024, 2, 6, 9, tzinfo=VN), tick=True) as clock, desk_server(database_url) as base:
 
         class Desk:
             url, letters, maildir = database_url, ids, sink
+            now = clock
 
             @staticmethod
             def person(account: str | None = None) -> Person:
@@ -301,7 +307,8 @@ def test_the_department_plans_and_starts_a_cascade_from_a_pasted_directive(
     with transaction(sqlite_url) as session:
         for person in ("stttt-langson-gd", "vhtt-caoloc-tp"):
             accounts.add_account(session, person, person, "person", PASSWORD)
-    text = langson_directive(tmp_path).read_text(encoding="utf-8")
+    future = datetime.now(VN).date() + timedelta(days=90)  # started today: its deadline must be ahead
+    text = langson_directive(tmp_path, due=future).read_text(encoding="utf-8")
     with desk_server(sqlite_url) as base:
         department, district = Person(base), Person(base)
         try:
@@ -368,7 +375,7 @@ def test_the_department_sees_a_failed_delivery_and_sends_it_again(
     controller = start_sink(maildir, int(smtp_url.rsplit(":", 1)[1]), refusing)
     try:
         ids = desk_cascade(sqlite_url, smtp_url, langson_directive(tmp_path))
-        with desk_server(sqlite_url) as base:
+        with time_machine.travel(datetime(2024, 2, 6, 9, tzinfo=VN), tick=True), desk_server(sqlite_url) as base:
             head, department, auditor = Person(base), Person(base), Person(base)
             try:
                 head.sign_in("vhtt-caoloc-tp")
@@ -468,6 +475,7 @@ def _cao_loc_signed_and_its_clerk(desk: Any) -> tuple[Person, int]:
     head = desk.person("vhtt-caoloc-tp")
     head.get(f"/letters/{desk.letters['183.VHTT']}")
     head.post(f"/letters/{desk.letters['183.VHTT']}/approve")
+    desk.now.move_to(datetime(2024, 2, 19, 9, tzinfo=VN))  # the communes' deadline has passed
     clerk = desk.person("vhxh-06184")
     request = _request(desk, "06184")
     clerk.get(f"/reports/{request}")

@@ -5,10 +5,13 @@ auditor opens the replay. Screenshots of every page are left in CHIDAO_SCREENSHO
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from db.engine import transaction
@@ -19,6 +22,7 @@ from tests.steps import PASSWORD, desk_cascade, desk_server, langson_directive
 
 pytestmark = pytest.mark.browser
 
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
 EDITED = "Phòng Văn hóa và Thông tin huyện Cao Lộc bổ sung: treo băng rôn tại trung tâm thị trấn Đồng Đăng."
 
 
@@ -46,7 +50,9 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
     monkeypatch.setenv("CHIDAO_DATA_DIR", str(tmp_path / "data"))
     ids = desk_cascade(sqlite_url, smtp_url, langson_directive(tmp_path))
     letter = ids["183.VHTT"]
-    with desk_server(sqlite_url) as base:
+    # The districts sign the day after the department (before their communes' deadline of 07/02/2024); the
+    # clock then moves on past it, so the clerk reports late.
+    with time_machine.travel(datetime(2024, 2, 6, 9, tzinfo=VN), tick=True) as clock, desk_server(sqlite_url) as base:
         browser = request.getfixturevalue("browser")
         phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -92,6 +98,7 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
         _sign_out(page)
 
         # the commune clerk of Đồng Đăng: the report owed, late, sent with a figure and an attachment
+        clock.move_to(datetime(2024, 2, 19, 9, tzinfo=VN))
         _sign_in(page, base, "vhxh-06184")
         page.click("text=Báo cáo phải nộp")
         assert page.locator(".tag.overdue").count() == 1

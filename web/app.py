@@ -7,6 +7,7 @@ only reads forms, checks who is signed in, and shows what happened.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chidao.refusals import Refused, record_refusal
@@ -25,6 +26,7 @@ from db.engine import transaction
 from db.letters import LetterNotFound
 from db.migrate import upgrade
 from hierarchy.graph import Hierarchy
+from inputs.sources import InputError
 from web import starts
 from web.pages import (
     MAX_BODY,
@@ -77,17 +79,22 @@ def create_app(url: str | None = None, hierarchy: Path | None = None) -> FastAPI
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
-        replay = REPLAY_PATH.fullmatch(request.url.path) is not None
-        response.headers.setdefault("Content-Security-Policy", REPLAY_CSP if replay else CSP)
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Cache-Control", "no-store")
-        if settings().secure_cookies:  # served over HTTPS: browsers keep to it
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
+        return secured(response, request.url.path)
 
     return app
+
+
+def secured(response: Response, path: str) -> Response:
+    """The security headers every response carries, error pages included."""
+    replay = REPLAY_PATH.fullmatch(path) is not None
+    response.headers.setdefault("Content-Security-Policy", REPLAY_CSP if replay else CSP)
+    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cache-Control", "no-store")
+    if settings().secure_cookies:  # served over HTTPS: browsers keep to it
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
 
 
 def _approvers(h: Hierarchy) -> frozenset[str]:
@@ -170,3 +177,19 @@ def _handlers(app: FastAPI, desk: Desk) -> None:
     @app.exception_handler(Problem)
     async def problem(request: Request, exc: Problem) -> Response:
         return render_page(request, "message.html.j2", status=exc.status, title="Chưa làm được", message=str(exc))
+
+    @app.exception_handler(InputError)
+    async def bad_input(request: Request, exc: InputError) -> Response:
+        lines = "; ".join(str(p) for p in exc.problems[:5])
+        return render_page(request, "message.html.j2", status=400, title="Dữ liệu không hợp lệ", message=lines)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        """A fault of chidao's: a page in Vietnamese with the headers, the detail in the server's log only."""
+        logging.getLogger("chidao.desk").exception("unexpected error on %s", request.url.path)
+        page = (
+            "<!DOCTYPE html><html lang='vi'><meta charset='utf-8'><title>Lỗi hệ thống</title>"
+            "<p>Hệ thống gặp lỗi khi xử lý yêu cầu này. Không có thay đổi nào được lưu một nửa; hãy thử lại, "
+            "nếu vẫn lỗi hãy báo quản trị viên.</p>"
+        )
+        return secured(HTMLResponse(page, status_code=500), request.url.path)

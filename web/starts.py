@@ -18,17 +18,18 @@ from typing import Any
 
 from chidao import progress
 from chidao.approval import approvers_of
-from chidao.cascade import draft_date_for
+from chidao.cascade import draft_date_for, started_today
 from chidao.refusals import Refused
 from db.base import utcnow
 from hierarchy.graph import Hierarchy
 from hierarchy.load import load_hierarchy
+from inputs.limits import DIRECTIVE
 from inputs.vietnamese import nfc
 from letters.content import Letter
 from letters.directive import Directive, parse_directive
 from letters.plan import NothingToSend, Plan, plan_cascade
 
-MAX_DIRECTIVE = 1024 * 1024
+MAX_DIRECTIVE = DIRECTIVE.max_bytes  # inputs.limits: the same limit as the CLI's
 
 
 class StartError(Exception):
@@ -107,7 +108,7 @@ class Starts:
         if len(text.encode()) > MAX_DIRECTIVE:
             raise StartError(f"{name}: tệp lớn hơn {MAX_DIRECTIVE // 1024} KB.")
         hierarchy = self.hierarchy(hierarchy_path)
-        directive = parse_directive(text, hierarchy, name)
+        directive = parse_directive(text, hierarchy, name, started_today())
         try:
             plan = plan_cascade(directive, hierarchy, draft_date_for(directive))
         except NothingToSend as exc:

@@ -8,6 +8,7 @@ from starlette.datastructures import UploadFile
 
 from chidao import access
 from chidao.access import Reader
+from chidao.refusals import Refused
 from inputs.sources import InputError
 from inputs.vietnamese import file_name
 from letters.render import render_html
@@ -27,7 +28,7 @@ router = APIRouter()
 @router.get("/start", response_class=HTMLResponse)
 def start_page(request: Request) -> Response:
     desk = the_desk(request)
-    signed_in(request)
+    _may_start(request, signed_in(request))
     return render_page(request, "start.html.j2", hierarchy=desk.hierarchy, text="", errors=[], plan=None)
 
 
@@ -37,7 +38,7 @@ async def plan(request: Request, form: Checked) -> Response:
 
     desk = the_desk(request)
     reader = await run_in_threadpool(signed_in, request)
-    access.check_may_act(reader, "start a cascade")
+    _may_start(request, reader)
     upload = form.get("file")
     text = str(form.get("text") or "")
     name = "ô nhập văn bản"
@@ -63,7 +64,7 @@ async def plan(request: Request, form: Checked) -> Response:
 def run(request: Request, form: Checked) -> Response:
     desk = the_desk(request)
     reader = signed_in(request)
-    access.check_may_act(reader, "start a cascade")
+    _may_start(request, reader)
     text = str(form.get("text") or "")
     if desk.hierarchy is None:
         raise Problem("Bàn làm việc chưa được chỉ định tệp hệ thống đơn vị (chidao serve --hierarchy).", 400)
@@ -117,3 +118,17 @@ def _plan(request: Request, reader: Reader, text: str, name: str) -> Response:
         may_start=may_start,
         first_html=render_html(planned.first),
     )
+
+
+def _may_start(request: Request, reader: Reader) -> None:
+    """Only an approver of the served hierarchy may open the start page or post to it (a commune clerk, an
+    auditor may not): refused before anything posted is read."""
+    desk = the_desk(request)
+    access.check_may_act(reader, "start a cascade")
+    if desk.approvers is not None and reader.id not in desk.approvers:
+        raise Refused(
+            f"{reader.id!r} approves no unit of the served hierarchy",
+            user=reader.id,
+            cascade_id=None,
+            action="start a cascade",
+        )
