@@ -260,28 +260,6 @@ SINK_COUNTS: list[dict[str, int]] = []
 # --- chidao --------------------------------------------------------------------------------------
 
 
-def fit_subject_names() -> None:
-    """A workaround, in this process only, until signing/pki.py is fixed: its `_name` cuts a certificate's
-    common and organisation names to 64 characters, but cryptography limits them to 64 UTF-8 bytes, so
-    make_pki fails ("Attribute's length must be >= 1 and <= 64, but it was 67") on a body such as "Sở Khoa
-    học và Công nghệ - UBND thành phố Hồ Chí Minh" (two in the national 2025 hierarchy). The names are cut
-    to 64 bytes here, at a character's edge, before it sees them; only the certificates' subjects change."""
-    from signing import pki
-
-    original = pki._name
-    if getattr(original, "fitted", False):
-        return
-
-    def cut(text: str) -> str:
-        return text.encode("utf-8")[:64].decode("utf-8", "ignore").rstrip()
-
-    def fitted(common: str, organisation: str | None = None, place: str | None = None) -> Any:
-        return original(cut(common), cut(organisation) if organisation else None, place)
-
-    fitted.fitted = True  # type: ignore[attr-defined]
-    pki._name = fitted
-
-
 def pki_folder(work: Path) -> Path:
     """The run's trial PKI: made before chidao's approvals, its keys used by the bare loop as well."""
     return work / "pki"
@@ -325,7 +303,6 @@ def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int
         warm_up()
 
     loaded = load_hierarchy(hierarchy_file)  # read apart: the PKI's time is its keys, images and files
-    fit_subject_names()
     with clock(times, "trial PKI"):
         made = make_pki(loaded, pki_folder(work), store="pkcs12")
     os.environ["CHIDAO_KEYS"] = str(made.keys_file)
