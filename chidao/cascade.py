@@ -28,7 +28,7 @@ def load_inputs(
     directive is read first: a refused directive costs nothing of the (large) hierarchy. `today`: the day the
     cascade starts, against which a report deadline must not have passed (default: the directive's date)."""
     source = read_source(directive_path, DIRECTIVE)
-    hierarchy = load_hierarchy(hierarchy_path)
+    hierarchy = load_hierarchy(hierarchy_path, smtputf8=settings().smtputf8)
     return directive_from(source, hierarchy, today), hierarchy
 
 

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
         "inline", description="After an approval, send in this process, or queue a run of the 'dispatch' deployment"
     )
 
+    smtputf8: bool = Field(
+        False, description="The mail server takes internationalised addresses (SMTPUTF8); else they are refused"
+    )
     keys: Path | None = Field(
         None, description="The keys file: who signs with which key (default: DATA_DIR/pki/keys.yaml, if there)"
     )

@@ -20,7 +20,7 @@ def hierarchy_validate(file: str) -> None:
     from hierarchy.load import load_hierarchy
 
     with clear_errors():
-        h = load_hierarchy(file)
+        h = load_hierarchy(file, smtputf8=settings().smtputf8)
         normalised = h.normalised
     issuers = sum(1 for code in h.graph if h.has_children(code))
     depth = sum(1 for _ in h.levels(h.root))
@@ -40,7 +40,7 @@ def hierarchy_show(file: str, root: str | None, depth: int | None) -> None:
     from hierarchy.tree import render_tree
 
     with clear_errors():
-        h = load_hierarchy(file)
+        h = load_hierarchy(file, smtputf8=settings().smtputf8)
     try:
         click.echo(render_tree(h, root, depth))
     except UnknownUnit as exc:

@@ -16,6 +16,7 @@ class Limits:
     max_bytes: int
     max_nodes: int  # YAML nodes: mappings, sequences and values
     max_depth: int = 24  # nesting of mappings and sequences
+    line_depth: int = 24  # the line of every value this deep or less is kept, for messages
 
 
 DIRECTIVE = Limits("a directive", 1 * MIB, 100_000)
@@ -23,7 +24,7 @@ REPORT = Limits("a report", 1 * MIB, 100_000)
 EDIT = Limits("a letter's edit", 1 * MIB, 100_000)
 KEYS = Limits("a keys file", 16 * MIB, 2_000_000)
 # The whole country before 2025 is 14,099 units and 7 MB; room for a hundred thousand units and more.
-HIERARCHY = Limits("a hierarchy", 96 * MIB, 12_000_000)
+HIERARCHY = Limits("a hierarchy", 96 * MIB, 12_000_000, line_depth=5)  # lines to a unit's approver
 MAX_UNITS = 250_000
 
 

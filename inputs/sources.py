@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -94,95 +95,158 @@ def read_source(path: str | Path, limits: Limits) -> Source:
 
 
 def parse_source(text: str, name: str, limits: Limits) -> Source:
-    """Parse YAML text (see read_source): within the kind's limits, without anchors or aliases."""
+    """Parse YAML text (see read_source): within the kind's limits, without anchors or aliases.
+
+    Built from the parser's events in one pass (libyaml's, where installed): no node tree is made, so a
+    hierarchy of a hundred thousand units costs what its events cost, and an alias is refused where it
+    stands, before anything is expanded."""
     refused = too_big(limits, len(text.encode("utf-8")) if len(text) * 4 > limits.max_bytes else len(text))
     if refused:
         raise InputError([Problem(name, None, "", refused)])
+    builder = _Builder(Source(name, None), limits)
     try:
-        node = yaml.compose(text, Loader=_LOADER)
+        builder.build(_events(text))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise InputError([Problem(name, line, "", f"broken YAML: {exc.problem or exc.context}")]) from None
     except yaml.YAMLError as exc:
         raise InputError([Problem(name, None, "", f"broken YAML: {exc}")]) from None
-    except RecursionError:
-        raise InputError([Problem(name, None, "", f"nested deeper than {limits.what} may be")]) from None
-    if node is not None:
-        _check_shape(node, name, limits)
-    builder = _Builder(Source(name, None))
-    if node is not None:
-        builder.src.data = builder.convert(node, ())
     if builder.problems:
         raise InputError(builder.problems)
     return builder.src
 
 
-def _check_shape(root: yaml.Node, name: str, limits: Limits) -> None:
-    """Before anything is built: no node reached twice (an alias), at most max_nodes, at most max_depth deep.
-    Each node is visited once, so a document of nested aliases costs what its text costs."""
-    seen: set[int] = set()
-    stack: list[tuple[yaml.Node, int]] = [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
-        line = node.start_mark.line + 1
-        if id(node) in seen:
-            raise InputError([Problem(name, line, "", "YAML anchors and aliases (&, *) are not accepted")])
-        seen.add(id(node))
-        if len(seen) > limits.max_nodes:
-            raise InputError(
-                [Problem(name, line, "", f"too many values for {limits.what} (at most {limits.max_nodes:,})")]
-            )
-        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
-            if depth >= limits.max_depth:
-                raise InputError([Problem(name, line, "", f"nested deeper than {limits.max_depth} levels")])
-            children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
-            stack.extend((child, depth + 1) for child in children)
+def _events(text: str) -> Iterator[Any]:
+    """The parser's events, asked of it directly (yaml.parse asks twice per event)."""
+    parser = _LOADER(text)
+    try:
+        get = parser.get_event
+        end = yaml.StreamEndEvent
+        while True:
+            event = get()
+            if event is None or type(event) is end:
+                return
+            yield event
+    finally:
+        parser.dispose()
+
+
+class _Refused(Exception):
+    """The document is beyond its kind's limits: stop reading it."""
 
 
 class _Builder:
-    """Turns a composed YAML node tree into plain data, recording each node's line."""
+    """Plain data from YAML events, the line of every key and item kept (to the kind's line_depth: deeper
+    problems are told at the line of their nearest recorded ancestor)."""
 
-    def __init__(self, src: Source) -> None:
-        self.src = src
+    def __init__(self, src: Source, limits: Limits) -> None:
+        self.src, self.limits = src, limits
         self.problems: list[Problem] = []
         self.loader = yaml.SafeLoader("")
+        self.resolvers = yaml.SafeLoader.yaml_implicit_resolvers
+        self.values = 0
 
-    def convert(self, node: yaml.Node, loc: Loc) -> Any:
-        src, problems = self.src, self.problems
-        src.lines[loc] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = self.scalar(key_node)
-                if not isinstance(key, (str, int)):
-                    problems.append(Problem(src.path, key_node.start_mark.line + 1, _dotted(loc), "keys must be text"))
-                    continue
-                key = str(key)
-                if key in out:
-                    problems.append(
-                        Problem(src.path, key_node.start_mark.line + 1, _dotted((*loc, key)), "duplicate key")
-                    )
-                    continue
-                out[key] = self.convert(value_node, (*loc, key))
-                src.lines[(*loc, key)] = key_node.start_mark.line + 1
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, (*loc, i)) for i, item in enumerate(node.value)]
-        return self.scalar(node)
+    def build(self, events: Any) -> None:
+        with contextlib.suppress(_Refused):  # the problem that stopped it is recorded
+            self._build(iter(events))
 
-    def scalar(self, node: yaml.Node) -> Any:
-        try:
-            value = self.loader.construct_object(node, deep=True)
-        except (ValueError, OverflowError, yaml.YAMLError) as exc:  # 2023-02-30, a number out of range
-            self.problems.append(Problem(self.src.path, node.start_mark.line + 1, "", f"not a valid value: {exc}"))
+    def _refuse(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.src.path, line, "", message))
+        raise _Refused
+
+    def _build(self, events: Any) -> None:
+        # Each open container: [the container, its loc (None below the depth lines are kept to), the key].
+        stack: list[list[Any]] = []
+        lines, limits, keep = self.src.lines, self.limits, self.limits.line_depth
+        scalar_event, mapping_start, sequence_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+        scalar = self._scalar
+        values, max_values = 0, limits.max_nodes
+        for event in events:
+            kind = type(event)
+            if kind is scalar_event or kind is mapping_start or kind is sequence_start:
+                line = event.start_mark.line + 1
+                values += 1
+                if values > max_values:
+                    self._refuse(line, f"too many values for {limits.what} (at most {max_values:,})")
+                if event.anchor is not None:
+                    self._refuse(line, "YAML anchors and aliases (&, *) are not accepted")
+                if kind is scalar_event:
+                    value: Any = scalar(event, line)
+                else:
+                    if len(stack) >= limits.max_depth:
+                        self._refuse(line, f"nested deeper than {limits.max_depth} levels")
+                    value = {} if kind is mapping_start else []
+                loc: Loc | None
+                if not stack:
+                    loc = ()
+                    self.src.data = value
+                    lines[()] = line
+                else:
+                    parent = stack[-1]
+                    container, where = parent[0], parent[1]
+                    if type(container) is list:
+                        container.append(value)
+                        loc = (*where, len(container) - 1) if where is not None and len(where) < keep else None
+                    elif parent[2] is _NO_KEY:  # this value is a key
+                        if kind is not scalar_event or not isinstance(value, str | int):
+                            self.problems.append(
+                                Problem(self.src.path, line, _dotted(where or ()), "keys must be text")
+                            )
+                            parent[2] = _BAD_KEY
+                        else:
+                            key = str(value)
+                            if key in container:
+                                self.problems.append(
+                                    Problem(self.src.path, line, _dotted((*(where or ()), key)), "duplicate key")
+                                )
+                                parent[2] = _BAD_KEY
+                            else:
+                                parent[2] = key
+                                if where is not None and len(where) < keep:
+                                    lines[(*where, key)] = line
+                        if kind is scalar_event:
+                            continue
+                        loc = None  # a container as a key: refused above, its content ignored
+                    else:
+                        key = parent[2]
+                        parent[2] = _NO_KEY
+                        if key is _BAD_KEY:
+                            loc = None
+                        else:
+                            container[key] = value
+                            loc = (*where, key) if where is not None and len(where) < keep else None
+                    if loc is not None and loc not in lines:
+                        lines[loc] = line
+                if kind is not scalar_event:
+                    stack.append([value, loc, _NO_KEY])
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                stack.pop()
+            elif kind is yaml.AliasEvent:
+                self._refuse(event.start_mark.line + 1, "YAML anchors and aliases (&, *) are not accepted")
+        self.values = values
+
+    def _scalar(self, event: Any, line: int) -> Any:
+        text = event.value
+        if event.style is None and text and text[0] in self.resolvers and not (len(text) > 5 and text[0].isalpha()):
+            # a plain scalar that may be a number, a date, a boolean or null (words of five letters at most)
+            tag = self.loader.resolve(yaml.ScalarNode, text, event.implicit)  # type: ignore[no-untyped-call]
+            if tag != "tag:yaml.org,2002:str":
+                try:
+                    return self.loader.construct_object(yaml.ScalarNode(tag, text, event.start_mark, event.end_mark))
+                except (ValueError, OverflowError, yaml.YAMLError) as exc:  # 2023-02-30, a number out of range
+                    self.problems.append(Problem(self.src.path, line, "", f"not a valid value: {exc}"))
+                    return None
+        elif event.tag is not None and event.tag not in ("!", "tag:yaml.org,2002:str"):
+            self.problems.append(Problem(self.src.path, line, "", f"YAML tags are not accepted ({event.tag})"))
             return None
-        if isinstance(value, str):
-            normal = nfc(value)
-            if normal != value:
-                self.src.normalised += 1
-            return normal
-        return value
+        normal = nfc(text)
+        if normal is not text and normal != text:
+            self.src.normalised += 1
+        return normal
+
+
+_NO_KEY, _BAD_KEY = object(), object()
 
 
 M = TypeVar("M", bound=BaseModel)

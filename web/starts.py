@@ -20,6 +20,7 @@ from chidao import progress
 from chidao.approval import approvers_of
 from chidao.cascade import draft_date_for, started_today
 from chidao.refusals import Refused
+from chidao.settings import settings
 from db.base import utcnow
 from hierarchy.graph import Hierarchy
 from hierarchy.load import load_hierarchy
@@ -97,7 +98,7 @@ class Starts:
         """The served hierarchy, read again only when the file changes (a national one takes seconds)."""
         key = (path, path.stat().st_mtime)
         if self._hierarchy is None or self._hierarchy[0] != key:
-            self._hierarchy = (key, load_hierarchy(path))
+            self._hierarchy = (key, load_hierarchy(path, smtputf8=settings().smtputf8))
         return self._hierarchy[1]
 
     def plan(self, text: str, name: str, hierarchy_path: Path) -> Planned:
