@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from db import events
 from db.base import utcnow
-from db.models import Account, SignInAttempt
+from db.models import Account, DeskSessionRow, SignInAttempt
 from hierarchy.graph import Hierarchy
 from inputs.vietnamese import nfc
 
@@ -79,19 +80,63 @@ def add_account(session: Session, account_id: str, name: str, role: str, passwor
 
 
 def set_password(session: Session, account_id: str, password: str) -> Account:
-    """A new password; sessions signed in with the old one end (their stamp no longer matches)."""
+    """A new password; the account's open sessions end at once."""
     account = session.get(Account, account_id)
     if account is None:
         raise AccountError(f"no account {account_id!r} (add it with 'chidao users add')")
     check_password(password, account_id)
     account.password_hash, account.changed_at = _hasher.hash(password), utcnow()
-    events.record(session, None, "account.password_changed", "chidao", {"account": account_id})
+    ended = end_sessions(session, account_id)
+    events.record(session, None, "account.password_changed", "chidao", {"account": account_id, "sessions_ended": ended})
     return account
 
 
-def stamp(account: Account) -> str:
-    """A fingerprint of the current password hash, carried in the session cookie."""
-    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
+def disable(session: Session, account_id: str, actor: str = "chidao") -> int:
+    """The account may no longer sign in; its open sessions end at once. Returns how many ended."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise AccountError(f"no account {account_id!r}")
+    account.disabled = True
+    ended = end_sessions(session, account_id)
+    events.record(session, None, "account.disabled", actor, {"account": account_id, "sessions_ended": ended})
+    return ended
+
+
+SESSION_LIFETIME = timedelta(hours=10)  # a working day; then sign in again
+
+
+def _key(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def open_session(session: Session, account_id: str, now: datetime | None = None) -> str:
+    """A new signed-in session; its id goes in the cookie, its hash in the table."""
+    now = now or utcnow()
+    session_id = secrets.token_urlsafe(32)
+    session.add(
+        DeskSessionRow(id=_key(session_id), account=account_id, created_at=now, expires_at=now + SESSION_LIFETIME)
+    )
+    session.execute(delete(DeskSessionRow).where(DeskSessionRow.account == account_id, DeskSessionRow.expires_at < now))
+    return session_id
+
+
+def live(session: Session, session_id: str | None, account_id: str, now: datetime | None = None) -> bool:
+    """True if this session of this account has not ended (signed out, a new password, disabled, expired)."""
+    if not session_id:
+        return False
+    row = session.get(DeskSessionRow, _key(session_id))
+    return row is not None and row.account == account_id and row.expires_at > (now or utcnow())
+
+
+def end_session(session: Session, session_id: str | None) -> None:
+    if session_id:
+        session.execute(delete(DeskSessionRow).where(DeskSessionRow.id == _key(session_id)))
+
+
+def end_sessions(session: Session, account_id: str) -> int:
+    found = session.scalars(select(DeskSessionRow.id).where(DeskSessionRow.account == account_id)).all()
+    session.execute(delete(DeskSessionRow).where(DeskSessionRow.account == account_id))
+    return len(found)
 
 
 @dataclass
@@ -130,8 +175,8 @@ def authenticate(
     elif account is None:
         _verify(_DUMMY, password)
         refused = SignInRefused("wrong")
-    elif not _verify(account.password_hash, password):
-        refused = SignInRefused("wrong")
+    elif not _verify(account.password_hash, password) or account.disabled:
+        refused = SignInRefused("wrong")  # a disabled account is told nothing more than a wrong password
     if not throttled:  # a refused attempt is not a failure: the lock lifts as the failures age out
         session.add(SignInAttempt(account=account_id, address=address[:64], at=now, ok=refused is None))
     if refused is not None:

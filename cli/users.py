@@ -79,6 +79,21 @@ def users_passwd(account_id: str, password_stdin: bool) -> None:
     click.echo(f"Password of {account_id} changed; its open sessions have ended.")
 
 
+@users.command("disable")
+@click.argument("account_id")
+def users_disable(account_id: str) -> None:
+    """The account may no longer sign in to the desk; its open sessions end at once."""
+    from chidao.accounts import AccountError, disable
+    from db.engine import transaction
+
+    try:
+        with transaction(database()) as session:
+            ended = disable(session, account_id)
+    except AccountError as exc:
+        fail(str(exc), 2)
+    click.echo(f"Account {account_id} disabled; {ended} open session(s) ended.")
+
+
 @users.command("list")
 def users_list() -> None:
     """The desk's accounts."""
@@ -90,5 +105,5 @@ def users_list() -> None:
     with transaction(database()) as session:
         rows = session.scalars(select(Account).order_by(Account.id)).all()
         for a in rows:
-            click.echo(f"{a.id:<24} {a.role:<8} {a.name}")
+            click.echo(f"{a.id:<24} {a.role:<8} {a.name}" + ("  (disabled)" if a.disabled else ""))
         click.echo(f"{len(rows)} account(s).")

@@ -205,6 +205,18 @@ class Account(Base):
     password_hash: Mapped[str] = mapped_column(String(200), doc="Argon2id")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, doc="when the password last changed")
+    disabled: Mapped[bool] = mapped_column(default=False, doc="may not sign in; its sessions ended")
+
+
+class DeskSessionRow(Base):
+    """A signed-in session of the desk, kept on the server so that it can be ended at once (sign-out, a new
+    password, a disabled account); the cookie carries its id, the table only the id's SHA-256."""
+
+    __tablename__ = "desk_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, doc="SHA-256 of the cookie's session id")
+    account: Mapped[str] = mapped_column(String(200), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class SignInAttempt(Base):

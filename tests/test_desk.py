@@ -248,6 +248,32 @@ def test_a_new_password_ends_open_sessions(desk: Any) -> None:
     assert head.get("/inbox").url.path == "/sign-in"
 
 
+def test_a_cookie_captured_before_sign_out_signs_nobody_in_after_it(desk: Any) -> None:
+    head = desk.person("vhtt-caoloc-tp")
+    assert head.get("/inbox").url.path == "/inbox"
+    captured = head.http.cookies["chidao_desk"]
+    token = head.csrf
+    head.post("/sign-out")
+    thief = desk.person()
+    thief.http.cookies.set("chidao_desk", captured)
+    assert thief.get("/inbox").url.path == "/sign-in"  # reading
+    letter = desk.letters["183.VHTT"]
+    posted = thief.post(f"/letters/{letter}/reject", {"reason": "giả mạo"}, csrf=token)  # posting
+    assert posted.url.path == "/sign-in" and _status(desk.url, letter) == "draft"
+
+
+def test_a_disabled_account_is_out_at_once_and_cannot_sign_in(desk: Any) -> None:
+    head = desk.person("vhtt-caoloc-tp")
+    captured = head.http.cookies["chidao_desk"]
+    disabled = CliRunner().invoke(main, ["users", "disable", "vhtt-caoloc-tp"])
+    assert disabled.exit_code == 0 and "1 open session(s) ended" in disabled.output
+    assert head.get("/inbox").url.path == "/sign-in"
+    again = desk.person()
+    again.http.cookies.set("chidao_desk", captured)
+    assert again.get("/inbox").url.path == "/sign-in"
+    assert again.sign_in("vhtt-caoloc-tp").url.path == "/sign-in"  # the right password, still refused
+
+
 def test_an_altered_session_cookie_is_not_a_session(desk: Any) -> None:
     head = desk.person("vhtt-caoloc-tp")
     cookie = head.http.cookies["chidao_desk"]

@@ -135,7 +135,7 @@ def signed_in(request: Request) -> Reader:
         raise SignInNeeded()
     with database(request) as db:
         account = db.get(Account, session.account)
-        if account is None or accounts.stamp(account) != session.stamp:
+        if account is None or account.disabled or not accounts.live(db, session.sid, account.id):
             raise SignInNeeded()
         desk: Desk = request.app.state.desk
         auditor = account.role == "auditor"

@@ -1,8 +1,9 @@
 """Signed-cookie sessions and CSRF tokens for the desk.
 
-The cookie holds the account id, a stamp of its password hash (a new password ends old sessions), a
-CSRF token and when it was issued; it is signed with HMAC-SHA256 and cannot be changed by the browser.
-Every form carries the token; a POST whose token differs from the cookie's is refused.
+The cookie holds the account id, the id of its server-side session (chidao.accounts: sign-out, a new
+password or a disabled account end it at once, whatever copy of the cookie is kept), a CSRF token and when
+it was issued; it is signed with HMAC-SHA256 and cannot be changed by the browser. Every form carries the
+token; a POST whose token differs from the cookie's is refused.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ LIFETIME = 10 * 3600  # a working day; then sign in again
 class DeskSession:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     account: str | None = None
-    stamp: str | None = None
+    sid: str | None = None  # the server-side session's id
     issued: float = field(default_factory=time.time)
 
     def to_data(self) -> dict[str, object]:
-        return {"a": self.account, "s": self.stamp, "c": self.csrf, "t": self.issued}
+        return {"a": self.account, "s": self.sid, "c": self.csrf, "t": self.issued}
 
 
 def load_secret(configured: str | None, data_dir: Path) -> bytes:
@@ -67,7 +68,7 @@ class Signer:
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(body.encode()))
-            found = DeskSession(csrf=str(data["c"]), account=data["a"], stamp=data["s"], issued=float(data["t"]))
+            found = DeskSession(csrf=str(data["c"]), account=data["a"], sid=data["s"], issued=float(data["t"]))
         except (ValueError, KeyError, TypeError):
             return None
         if (now or time.time()) - found.issued > LIFETIME:

@@ -10,6 +10,7 @@ from db.models import Account
 from web.pages import (
     Checked,
     database,
+    desk_session,
     peer,
     render_page,
     see_other,
@@ -40,7 +41,7 @@ def sign_in(request: Request, form: Checked) -> Response:
     with database(request) as db:
         outcome = accounts.authenticate(db, account_id, password, peer(request))
         if isinstance(outcome, Account):
-            signed_in, stamp = outcome.id, accounts.stamp(outcome)
+            signed_in, sid = outcome.id, accounts.open_session(db, outcome.id)
     if isinstance(outcome, accounts.SignInRefused):
         error = (
             f"Đăng nhập sai quá nhiều lần. Hãy thử lại sau {outcome.retry_minutes} phút."
@@ -56,7 +57,7 @@ def sign_in(request: Request, form: Checked) -> Response:
             error=error,
             account=account_id,
         )
-    fresh = DeskSession(account=signed_in, stamp=stamp)  # a new token: nothing from before sign-in
+    fresh = DeskSession(account=signed_in, sid=sid)  # a new token: nothing from before sign-in
     response = see_other(_local(str(form.get("next", "/"))))
     set_cookie(response, request, fresh)
     return response
@@ -64,6 +65,9 @@ def sign_in(request: Request, form: Checked) -> Response:
 
 @router.post("/sign-out")
 def sign_out(request: Request, _form: Checked) -> Response:
+    """The session ends on the server: a copy of the cookie kept anywhere signs nobody in any more."""
+    with database(request) as db:
+        accounts.end_session(db, desk_session(request).sid)
     response = see_other("/sign-in")
     response.delete_cookie(COOKIE, path="/")
     return response
