@@ -38,12 +38,17 @@ def load_report(path: str | Path) -> tuple[ReportContent, str]:
     """The report in a .yaml/.yml or .md file, and its text as submitted; InputError names file and line."""
     name = str(path)
     text = nfc(read_text(path, REPORT))
+    return parse_report(text, name), text
+
+
+def parse_report(text: str, name: str) -> ReportContent:
+    """A report's text: Markdown if the name ends in .md, else YAML (see load_report)."""
     if name.endswith(".md"):
-        return _from_markdown(text, name), text
+        return _from_markdown(text, name)
     src = parse_source(text, name, REPORT)
     if not isinstance(src.data, dict):
         raise InputError([src.problem((), "expected a mapping: done, figures, difficulties, proposals")])
-    return validate(ReportContent, src), text
+    return validate(ReportContent, src)
 
 
 def figure(line: str) -> tuple[str, float] | None:
