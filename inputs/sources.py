@@ -228,7 +228,7 @@ class _Builder:
 
     def _scalar(self, event: Any, line: int) -> Any:
         text = event.value
-        if event.style is None and text and text[0] in self.resolvers and not (len(text) > 5 and text[0].isalpha()):
+        if event.implicit[0] and text and text[0] in self.resolvers and not (len(text) > 5 and text[0].isalpha()):
             # a plain scalar that may be a number, a date, a boolean or null (words of five letters at most)
             tag = self.loader.resolve(yaml.ScalarNode, text, event.implicit)  # type: ignore[no-untyped-call]
             if tag != "tag:yaml.org,2002:str":

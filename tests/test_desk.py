@@ -546,3 +546,38 @@ def test_chidao_serve_believes_forwarded_addresses_only_from_a_named_proxy(
     with transaction(url) as session:
         seen = session.scalars(select(SignInAttempt.address).order_by(SignInAttempt.id)).all()
     assert seen == ["127.0.0.1", "127.0.0.1", "127.0.0.9", "127.0.0.9"]
+
+
+def test_hostile_directives_on_the_start_page_are_form_errors_with_the_headers(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from db.migrate import upgrade
+
+    monkeypatch.setenv("CHIDAO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHIDAO_DATABASE_URL", sqlite_url)
+    upgrade(sqlite_url)
+    with transaction(sqlite_url) as session:
+        accounts.add_account(session, "stttt-langson-gd", "Giám đốc", "person", PASSWORD)
+        accounts.add_account(session, "vhxh-06184", "Văn thư xã", "person", PASSWORD)
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+        f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    text = langson_directive(tmp_path).read_text(encoding="utf-8")
+    bad_date = text.replace("due: 2024-02-20", "due: 2023-02-30")
+    with desk_server(sqlite_url) as base:
+        department, clerk = Person(base), Person(base)
+        try:
+            department.sign_in("stttt-langson-gd")
+            department.get("/start")
+            for posted, says in ((bomb, "anchors and aliases"), (bad_date, "not a valid value")):
+                answer = department.post("/start", {"text": posted})
+                assert answer.status_code == 400 and says in answer.text, answer.text[-500:]
+                assert answer.headers["content-security-policy"].startswith("default-src 'self'")
+            huge = department.post("/start", files={"file": ("big.yaml", b"x: " + b"y" * (2 * 1024 * 1024))})
+            assert huge.status_code in (400, 413) and "x-frame-options" in huge.headers
+            # a commune clerk does not even see the start page
+            assert clerk.sign_in("vhxh-06184").url.path == "/reports"
+            assert clerk.get("/start").status_code == 403
+        finally:
+            department.http.close()
+            clerk.http.close()
