@@ -16,6 +16,13 @@ from letters.render import render_html
 DOCX = "vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
+def address_header(name: str, address: str) -> str:
+    """'Name <address>' for a header, the name encoded; an internationalised address (SMTPUTF8) as it is."""
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    return f"{Header(name, 'utf-8').encode()} <{address}>"
+
+
 def message_id(letter_id: int, unit_code: str, sha256: str, domain: str) -> str:
     """Deterministic: a re-send after a crash carries the same id, so the receiver can drop the copy."""
     safe = "".join(ch if ch.isalnum() else "-" for ch in unit_code)
@@ -45,8 +52,8 @@ def build_message(
     between two encoded words of a long Vietnamese subject ("và bảo" arrives as "vàbảo").
     """
     message = MIMEMultipart()
-    message["From"] = formataddr(sender, charset="utf-8")
-    message["To"] = formataddr(recipient, charset="utf-8")
+    message["From"] = address_header(*sender)
+    message["To"] = address_header(*recipient)
     message["Subject"] = Header(subject_of(letter), "utf-8")  # type: ignore[assignment]  # typeshed: str only
     message["Message-ID"] = msg_id
     message["Date"] = format_datetime(sent)
@@ -87,8 +94,8 @@ def plain_message(
 ) -> MIMEText:
     """A short text message (reminders, escalations), headers encoded as for letters."""
     message = MIMEText(body, "plain", "utf-8")
-    message["From"] = formataddr(sender, charset="utf-8")
-    message["To"] = formataddr(recipient, charset="utf-8")
+    message["From"] = address_header(*sender)
+    message["To"] = address_header(*recipient)
     message["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]  # typeshed: str only
     message["Message-ID"] = msg_id
     message["Date"] = format_datetime(sent)

@@ -97,6 +97,15 @@ class Sender:
             try:
                 client = await self._connect()
                 connected = True
+                if not (sender + recipient).isascii():
+                    if client.is_ehlo_or_helo_needed:  # the server says what it offers in its EHLO reply
+                        await client.ehlo()
+                if not (sender + recipient).isascii() and not client.supports_extension("smtputf8"):
+                    return Outcome(
+                        False,
+                        "cannot be sent: an internationalised address, and the server offers no SMTPUTF8",
+                        attempt,
+                    )
                 errors, response = await client.send_message(message, sender=sender, recipients=[recipient])
                 if errors:  # a refusal of our only recipient is reported here by some servers
                     code, text = next(iter(errors.values()))
@@ -118,6 +127,8 @@ class Sender:
                 if attempt < self.attempts:
                     await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
             except (ValueError, UnicodeError, LookupError) as exc:  # the message or address itself is unsendable
+                if self.client is not None:
+                    self.client.close()  # refused before a command went out, yet the connection must not leak
                 self.client = None
                 return Outcome(False, f"cannot be sent: {type(exc).__name__}: {exc}", attempt)
         return Outcome(

@@ -8,14 +8,16 @@ CHIDAO_SCREENSHOTS, else pytest's base temporary directory, as fault-matrix.txt)
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -64,7 +66,10 @@ COLUMNS = ("fault", "db", "recipients", "sent", "failed", "pending", "duplicates
 def render(rows: list[Row]) -> str:
     cells = [COLUMNS] + [tuple(str(getattr(r, c)) for c in COLUMNS) for r in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(line, widths))) for line in cells]
+    lines = [
+        "  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(line, widths, strict=True)))
+        for line in cells
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     note = "pending: left pending/sending by the faulty run(s), delivered or failed by a later dispatch"
     return "\n".join(["Dispatch fault matrix (6 recipients per case)", *lines, note])
@@ -81,11 +86,13 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "fault-matrix.txt").write_text(table + "\n", encoding="utf-8")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is not None:
-        reporter.write_line("")
-        for line in table.splitlines():
-            reporter.write_line(line)
-        reporter.write_line(f"(written to {folder / 'fault-matrix.txt'})")
+        with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+            reporter.write_line("")
+            for line in table.splitlines():
+                reporter.write_line(line)
+            reporter.write_line(f"(written to {folder / 'fault-matrix.txt'})")
 
 
 ORDER = {str(n): n for n in range(1, 10)}
@@ -179,7 +186,10 @@ def settle(case: Case, matrix: list[Row], fault: str, pending: int, expect_faile
     lost = [
         r
         for r in rows
-        if not ((r.status == "sent" and kept.get(r.email)) or (r.status == "failed" and listed.get((r.letter_id, r.unit_code))))
+        if not (
+            (r.status == "sent" and kept.get(r.email))
+            or (r.status == "failed" and listed.get((r.letter_id, r.unit_code)))
+        )
     ]
     row = Row(
         fault,
@@ -301,21 +311,69 @@ def test_3_a_550_fails_that_recipient_only(case: Case, matrix: list[Row]) -> Non
 # --- 4. unsendable addresses injected at send time ------------------------------------------------------------
 
 
-def test_4_unsendable_addresses_fail_with_a_reason(case: Case, matrix: list[Row]) -> None:
-    bad = {"90.BD": "ubnd 06184 @", "90.VT": "văn@mau.example"}  # a broken address; SMTPUTF8 the sink lacks
+BAD = {"90.BD": "ubnd 06184 @", "90.VT": "văn@mau.example"}  # a broken address; SMTPUTF8, which the sink lacks
+
+
+def inject(case: Case, addresses: dict[str, str]) -> None:
+    """Edit the outbox by hand after the signature: these recipients' addresses are now the given ones."""
     with transaction(case.url) as session:
-        for unit, email in bad.items():
+        for unit, email in addresses.items():
             session.execute(
                 update(RecipientRecord)
                 .where(RecipientRecord.letter_id == case.ids["90.S"], RecipientRecord.unit_code == unit)
                 .values(email=email)
             )
-    with serving(case):
+
+
+def test_4_unsendable_addresses_fail_with_a_reason(case: Case, matrix: list[Row]) -> None:
+    from aiosmtpd.controller import Controller
+
+    inject(case, BAD)
+    plain = Controller(  # a server that does not offer SMTPUTF8
+        MaildirHandler(case.maildir), hostname="127.0.0.1", port=case.config.port, enable_SMTPUTF8=False
+    )
+    plain.start()
+    try:
         report = dispatch(case.url, case.config)
+        gc.collect()
         no_sending(case, report)
+    finally:
+        plain.stop()
     assert report.count("sent") == RECIPIENTS - 2 and report.count("pending") == 0
-    assert {d.unit for d in report.deliveries if d.status == "failed"} == set(bad)
+    assert {d.unit for d in report.deliveries if d.status == "failed"} == set(BAD)
+    failed = {d.unit: d.detail for d in report.deliveries if d.status == "failed"}
+    assert failed["90.BD"].startswith("cannot be sent: ValueError: Address 'ubnd 06184 @'"), failed
+    assert failed["90.VT"] == "cannot be sent: an internationalised address, and the server offers no SMTPUTF8", failed
     settle(case, matrix, "4: unsendable addresses", 0, {"90.BD": "cannot be sent", "90.VT": "cannot be sent"})
+
+
+def test_4_an_unsendable_address_leaves_no_connection_open(case: Case) -> None:
+    inject(case, {"90.BD": BAD["90.BD"]})
+    with serving(case), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        report = dispatch(case.url, case.config)
+        gc.collect()
+    assert report.count("failed") == 1 and report.count("sent") == RECIPIENTS - 1
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_4_an_internationalised_address_goes_where_the_server_takes_smtputf8(
+    case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    monkeypatch.setenv("CHIDAO_SMTPUTF8", "1")
+    inject(case, {"90.VT": BAD["90.VT"]})
+    controller = Controller(
+        MaildirHandler(case.maildir), hostname="127.0.0.1", port=case.config.port, enable_SMTPUTF8=True
+    )
+    controller.start()
+    try:
+        report = dispatch(case.url, case.config)
+    finally:
+        controller.stop()
+    assert [(d.unit, d.detail) for d in report.deliveries if d.status != "sent"] == []
+    assert "văn@mau.example" in copies(case.maildir)
 
 
 # --- 5. the connection dropped mid-DATA, before and after the server keeps the message -------------------------
@@ -355,9 +413,7 @@ def test_5_connection_dropped_mid_data(case: Case, matrix: list[Row], keep: bool
         later = dispatch(case.url, case.config)
         no_sending(case, later)
         assert [(d.unit, d.status) for d in later.deliveries] == [("90.BD", "sent")]
-    row = settle(
-        case, matrix, f"5: drop mid-DATA, {'after' if keep else 'before'} keeping", pending, {}
-    )
+    row = settle(case, matrix, f"5: drop mid-DATA, {'after' if keep else 'before'} keeping", pending, {})
     kept = copies(case.maildir)
     if keep:  # the server kept what it never acknowledged: duplicates, each with the first copy's Message-ID
         assert (len(kept["dai@mau.example"]), len(kept["bd@mau.example"]), row.duplicates) == (2, 3, 3)
@@ -415,7 +471,12 @@ def wait_for(condition: Callable[[], bool], what: str, process: subprocess.Popen
 
 DISPATCH = [sys.executable, "-m", "cli", "dispatch"]
 # the same command with batches of 2: a kill lands after some batches were recorded and while the next is sent
-SMALL_BATCHES = [sys.executable, "-c", "import chidao.dispatch as d; d.BATCH = 2; from cli import main; main()"]
+SMALL_BATCHES = [
+    sys.executable,
+    "-c",
+    "import sys, chidao.dispatch as d; d.BATCH = 2; from cli import main; main(args=sys.argv[1:])",
+    "dispatch",
+]
 
 
 @pytest.mark.parametrize(
@@ -437,15 +498,15 @@ def test_7_sigkill_of_the_dispatcher(
     with serving(case, gate):
         for n, (more, recorded) in enumerate(kills, 1):
             gate.allow = gate.kept + more
+
+            def at_kill_point(recorded: int = recorded) -> bool:
+                return gate.kept >= gate.allow and gate.waiting > 0 and statuses(case)["sent"] >= recorded
+
             with log.open("ab") as out:
                 process = subprocess.Popen(command, env=env, stdout=out, stderr=out)
             try:
                 wait_for(
-                    lambda: gate.kept >= gate.allow
-                    and gate.waiting > 0
-                    and statuses(case)["sent"] >= recorded,
-                    f"kill point {n}: {gate.allow} kept, {recorded} recorded, a message waiting",
-                    process,
+                    at_kill_point, f"kill point {n}: {gate.allow} kept, {recorded} recorded, a message waiting", process
                 )
                 assert process.poll() is None, "the kill must land while the dispatcher is sending"
             finally:
@@ -459,6 +520,6 @@ def test_7_sigkill_of_the_dispatcher(
         final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
         assert final.returncode == 0, final.stdout + final.stderr
         assert final.stdout.startswith(f"Sent {RECIPIENTS - kills[-1][1]} message(s)"), final.stdout
-    name = "cli dispatch" if command is DISPATCH else "batches of 2"
+    name = "cli dispatch" if command == DISPATCH else "batches of 2"
     row = settle(case, matrix, f"7: SIGKILL x{len(kills)} ({name}), resumed", pending, {})
     assert row.duplicates > 0  # kept but not yet recorded when killed: sent again, same Message-ID (checked)
