@@ -97,9 +97,8 @@ class Sender:
             try:
                 client = await self._connect()
                 connected = True
-                if not (sender + recipient).isascii():
-                    if client.is_ehlo_or_helo_needed:  # the server says what it offers in its EHLO reply
-                        await client.ehlo()
+                if not (sender + recipient).isascii() and client.is_ehlo_or_helo_needed:
+                    await client.ehlo()  # the server says what it offers in its EHLO reply
                 if not (sender + recipient).isascii() and not client.supports_extension("smtputf8"):
                     return Outcome(
                         False,
