@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chidao.reporting import local_date, record_report
+from chidao.reporting import local_date, record_report, rules_of
 from db import events
 from db.cascades import get_cascade, inputs_of, letter_content, store_letter
 from db.models import LetterRecord, Report, ReportRequest
@@ -24,8 +24,9 @@ from reports.content import ReportContent
 
 
 def received_by(session: Session, letter: LetterRecord) -> list[Received]:
-    """Each recipient of a letter and what it sent up, in the letter's recipient order."""
-    _, hierarchy = inputs_of(session, get_cascade(session, letter.cascade_id))
+    """Each recipient of a letter that owes a report (report.from, else the units the writer directs), and what
+    it sent up, in the letter's recipient order; a unit only asked to cooperate is not listed as owing one."""
+    directive, hierarchy = inputs_of(session, get_cascade(session, letter.cascade_id))
     requests = {
         r.unit_code: r for r in session.scalars(select(ReportRequest).where(ReportRequest.letter_id == letter.id))
     }
@@ -45,6 +46,8 @@ def received_by(session: Session, letter: LetterRecord) -> list[Received]:
     out = []
     for code in letter_content(letter).recipient_units:
         request = requests.get(code)
+        if request is None and not directive.report.owed_by(hierarchy, code):
+            continue
         name = hierarchy.unit(code).name
         if request is None or request.status == "open":
             out.append(Received(code, name, "missing"))
@@ -102,8 +105,10 @@ def draft_report(session: Session, letter: LetterRecord, today: date, actor: str
 def ready_to_consolidate(session: Session, cascade_id: int, today: date) -> list[LetterRecord]:
     """Sent letters whose writer has no BÁO CÁO yet, and whose recipients have all reported or whose
     writer's own deadline has come. The hierarchy's root reports to nobody: it drafts no BÁO CÁO, the reports
-    it receives are the end of the cascade."""
-    directive, hierarchy = inputs_of(session, get_cascade(session, cascade_id))
+    it receives are the end of the cascade; nor does a unit below the issuer that owes no report (report.from).
+    The issuer's own deadline is lead_days working days after its recipients' (the directive's `due`, or the
+    deadline its issuer asked for)."""
+    directive, hierarchy = rules_of(session, cascade_id)
     written = session.scalars(
         select(LetterRecord).where(
             LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "letter", LetterRecord.status == "sent"
@@ -123,11 +128,17 @@ def ready_to_consolidate(session: Session, cascade_id: int, today: date) -> list
     ):
         by_letter.setdefault(letter_id, []).append(status)
         own_due[unit_code] = due
-    top_due = directive.report.due if isinstance(directive.report.due, date) else None
+    top_due = directive.report.issuer_due()
     ready = []
     for letter in written:
         if letter.unit_code in done or letter.id not in by_letter or hierarchy.parent(letter.unit_code) is None:
             continue
+        if (
+            letter.depth
+            and letter.unit_code not in own_due
+            and not directive.report.owed_by(hierarchy, letter.unit_code)
+        ):
+            continue  # owes nobody a report: its units' reports stay with it
         all_in = all(status != "open" for status in by_letter[letter.id])
         due = own_due.get(letter.unit_code) if letter.depth else top_due
         if all_in or (due is not None and today >= due):

@@ -28,7 +28,9 @@ from hierarchy.graph import Hierarchy
 from letters.calendar import WorkingCalendar
 from letters.content import Letter
 from letters.dates import short_date
+from letters.derive import Citation, derived_letter, root_letter
 from letters.directive import Directive
+from letters.render import render_markdown, sha256
 from mail.message import plain_message
 from mail.smtp import Outcome, Sender, SmtpConfig
 
@@ -105,9 +107,11 @@ def plan_notices(session: Session, today: date) -> list[Notice]:
 
 
 def demand(url: str, config: SmtpConfig, cascade_id: int, user: str, due: date, at: datetime) -> list[Notice]:
-    """A report asked for on a directive that said 'on request': every open request of the cascade gets
-    its level's deadline (due, less lead_days per level below the issuer) and one notice, as a letter
-    would carry it down. Only the issuer's approvers may ask."""
+    """A report asked for on a directive that said 'on request': `due` is the deadline of the issuer's own
+    recipients, as a dated directive's `report.due`; every open request of the cascade gets its level's deadline
+    (due, less lead_days per level below the issuer) and one notice, as a letter would carry it down. The drafts
+    not yet signed are derived again so that they state their recipients' deadline, and every letter that goes
+    out afterwards opens its requests with it (chidao.reporting.as_asked). Only the issuer's approvers may ask."""
     from chidao.approval import NotAllowed, approvers_of
 
     notices: list[Notice] = []
@@ -122,7 +126,7 @@ def demand(url: str, config: SmtpConfig, cascade_id: int, user: str, due: date, 
         ).one()
         if user not in allowed:
             raise NotAllowed(user, root, "ask for the reports of", allowed)
-        report = directive.report.model_copy(update={"due": due})
+        report = directive.report.asked(due)
         depths = {
             letter_id: depth
             for letter_id, depth in session.execute(
@@ -151,8 +155,42 @@ def demand(url: str, config: SmtpConfig, cascade_id: int, user: str, due: date, 
             letter_id=root.id,
             at=at,
         )
+        if directive.report.due == "on_request":
+            refresh_drafts(session, cascade_id, directive.asked(due), hierarchy)
     asyncio.run(_send(url, config, notices, at))
     return notices
+
+
+def refresh_drafts(session: Session, cascade_id: int, directive: Directive, hierarchy: Hierarchy) -> list[int]:
+    """Derive the cascade's letters not yet signed again from this directive (the one its issuer asked the
+    reports of), as approval's refresh_children does when the letter above is numbered: an approver's recorded
+    edits are applied again; only what derives from the directive changes. Returns the letters changed."""
+    from chidao.approval import OPEN
+    from chidao.edits import apply_edits, recorded_edits
+
+    cascade = get_cascade(session, cascade_id)
+    changed = []
+    rows = session.scalars(
+        select(LetterRecord)
+        .where(LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "letter", LetterRecord.status.in_(OPEN))
+        .order_by(LetterRecord.depth, LetterRecord.id)
+    ).all()
+    for row in rows:
+        if row.parent_id is None:
+            fresh: Letter | None = root_letter(directive, hierarchy, cascade.draft_date)
+        else:
+            above = Citation.of(letter_content(session.get_one(LetterRecord, row.parent_id)))
+            fresh = derived_letter(directive, hierarchy, row.unit_code, above, cascade.draft_date)
+        if fresh is None:
+            continue
+        if row.generated is not None:  # edited: the approver's edits stand
+            fresh = apply_edits(fresh, recorded_edits(session, row.id))
+        content = fresh.model_dump_json()
+        if content != row.content:
+            markdown = render_markdown(fresh)
+            row.content, row.markdown, row.sha256 = content, markdown, sha256(markdown)
+            changed.append(row.id)
+    return changed
 
 
 def sweep(url: str, config: SmtpConfig, at: datetime) -> SweepReport:

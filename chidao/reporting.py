@@ -1,7 +1,9 @@
 """Report requests and submissions. Functions take the session; the caller commits.
 
-A request is opened for each recipient when its copy of a letter is accepted by the mail server:
-the recipient owes the letter's issuer a report, by the deadline of its level (or on request).
+A request is opened for each recipient that owes a report (the directive's `report.from`, else the units the
+letter's writer directs) when its copy of a letter is accepted by the mail server: the recipient owes the
+letter's issuer a report, by the deadline of its level, or on request until the issuer asks for the reports
+(`reports request`), from which moment every letter that goes out carries its level's deadline.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from chidao.settings import settings
 from db import events
 from db.base import utcnow
 from db.cascades import get_cascade, inputs_of
-from db.models import LetterRecord, Report, ReportAttachment, ReportRequest
+from db.models import Event, LetterRecord, Report, ReportAttachment, ReportRequest
 from hierarchy.graph import Hierarchy
 from inputs.vietnamese import file_name
+from letters.directive import Directive
 from reports.content import ReportContent
 
 
@@ -51,9 +54,36 @@ def local_date(moment: datetime) -> date:
     return moment.astimezone(ZoneInfo(settings().timezone)).date()
 
 
+def demanded_due(session: Session, cascade_id: int, before_seq: int | None = None) -> date | None:
+    """The deadline the issuer gave its own recipients when it last asked for the reports of the cascade
+    (`reports request`, the event report.demanded), or None; before_seq: as the record stood before that event."""
+    query = select(Event.payload).where(Event.cascade_id == cascade_id, Event.kind == "report.demanded")
+    if before_seq is not None:
+        query = query.where(Event.seq < before_seq)
+    payload = session.scalar(query.order_by(Event.seq.desc()).limit(1))
+    return date.fromisoformat(json.loads(payload)["due"]) if payload else None
+
+
+def as_asked(session: Session, cascade_id: int, directive: Directive, before_seq: int | None = None) -> Directive:
+    """The cascade's directive as it stands: one that said 'on request', once its issuer has asked for the
+    reports, carries the deadline asked for (Directive.asked), so that every letter signed and every request
+    opened after that moment carries its level's deadline. Any other directive is returned as recorded."""
+    if directive.report.due != "on_request":
+        return directive
+    due = demanded_due(session, cascade_id, before_seq)
+    return directive.asked(due) if due is not None else directive
+
+
+def rules_of(session: Session, cascade_id: int) -> tuple[Directive, Hierarchy]:
+    """The cascade's recorded inputs, the directive as it stands now (as_asked)."""
+    directive, hierarchy = inputs_of(session, get_cascade(session, cascade_id))
+    return as_asked(session, cascade_id, directive), hierarchy
+
+
 def open_requests(session: Session, letter: LetterRecord, unit_codes: list[str]) -> list[ReportRequest]:
-    """The requests these recipients owe for this letter, each opened once; one read for them all, as a
-    dispatch batch records a hundred deliveries at a time."""
+    """The requests these recipients owe for this letter, each opened once, for those that owe a report
+    (report.from, else the units the letter's writer directs: a unit only asked to cooperate owes none and is
+    not chased). One read for them all, as a dispatch batch records a hundred deliveries at a time."""
     found = {
         r.unit_code: r
         for r in session.scalars(
@@ -62,7 +92,9 @@ def open_requests(session: Session, letter: LetterRecord, unit_codes: list[str])
     }
     new = [code for code in dict.fromkeys(unit_codes) if code not in found]
     if new:
-        directive, _ = inputs_of(session, get_cascade(session, letter.cascade_id))
+        directive, hierarchy = rules_of(session, letter.cascade_id)
+        new = [code for code in new if directive.report.owed_by(hierarchy, code)]
+    if new:
         root_issued = session.scalar(
             select(LetterRecord.issued_on).where(
                 LetterRecord.cascade_id == letter.cascade_id, LetterRecord.depth == 0, LetterRecord.kind == "letter"
@@ -82,7 +114,7 @@ def open_requests(session: Session, letter: LetterRecord, unit_codes: list[str])
                 {"unit": code, "to": letter.unit_code, "due": due.isoformat() if due else None},
                 letter_id=letter.id,
             )
-    return [found[code] for code in unit_codes]
+    return [found[code] for code in unit_codes if code in found]
 
 
 def find_request(

@@ -36,13 +36,17 @@ class Hierarchy:
 
     @classmethod
     def build(cls, source: HierarchyFile, normalised: int = 0) -> Hierarchy:
-        """Build the graph; the caller has checked parents, roles and cycles (see hierarchy.load)."""
+        """Build the graph; the caller has checked parents, roles and cycles (see hierarchy.load). A unit without an
+        address of its own (a village) is reached at its nearest unit above that has one (its commune)."""
         graph: nx.DiGraph = nx.DiGraph()
+        by_code = {unit.code: unit for unit in source.units}
         for unit in source.units:
             graph.add_node(unit.code, unit=unit)
         for unit in source.units:
             if unit.parent is not None:
                 graph.add_edge(unit.parent, unit.code, link=unit.link)
+            if unit.own_email is None:
+                unit._reached_at = _address_above(by_code, unit)
         return cls(source, graph, normalised)
 
     @property
@@ -104,5 +108,18 @@ class Hierarchy:
         return json.dumps(self.to_data(), ensure_ascii=False, separators=(",", ":"))
 
     def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = self.source.model_dump(mode="json", exclude_defaults=True)
+        data: dict[str, Any] = self.source.model_dump(mode="json", exclude_defaults=True, by_alias=True)
         return data
+
+
+def _address_above(by_code: dict[str, Unit], unit: Unit) -> str | None:
+    """The address of the nearest unit above this one that has one (None if none has: refused by the loader)."""
+    seen = {unit.code}
+    parent = unit.parent
+    while parent is not None and parent in by_code and parent not in seen:
+        above = by_code[parent]
+        if above.own_email is not None:
+            return above.own_email
+        seen.add(parent)
+        parent = above.parent
+    return None

@@ -8,7 +8,7 @@ from pathlib import Path
 import networkx as nx
 
 from hierarchy.graph import Hierarchy
-from hierarchy.model import HierarchyFile
+from hierarchy.model import HierarchyFile, Level
 from inputs.limits import HIERARCHY, MAX_UNITS
 from inputs.sources import InputError, Problem, Source, parse_source, read_source, validate
 
@@ -98,9 +98,13 @@ def _check(src: Source, smtputf8: bool = False) -> Hierarchy:
         for role in unit.groups:
             if role not in parsed.roles:
                 unit_problem(i, unit.code, "groups", f"unknown role {role!r}")
-        bad_address = address_problem(unit.email, smtputf8)
-        if bad_address:
-            unit_problem(i, unit.code, "email", bad_address)
+        if unit.own_email is None:
+            if unit.level != Level.village:  # a village may be reached through its commune's address
+                problems.append(src.problem(("units", i, "email"), "missing field 'email'"))
+        else:
+            bad_address = address_problem(unit.own_email, smtputf8)
+            if bad_address:
+                unit_problem(i, unit.code, "email", bad_address)
         for n, person in enumerate(unit.approvers):
             if person.position is None:
                 problems.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -15,6 +15,7 @@ class Level(StrEnum):
     province = "province"
     district = "district"
     commune = "commune"
+    village = "village"  # thôn, tổ dân phố (and bản, ấp, khu phố): below the commune
 
 
 class Kind(StrEnum):
@@ -76,6 +77,8 @@ class Role(_Strict):
 
 
 class Unit(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     code: Text = Field(description="Official code: the key")
     name: Text = Field(description="Name as printed, e.g. 'Phòng Văn hóa và Thông tin'")
     parent: Text | None = None
@@ -86,7 +89,12 @@ class Unit(_Strict):
     place: Text = Field(description="Place name for dating letters, e.g. 'Cao Lộc'")
     scope: Text = Field(description="Scope word: 'tỉnh', 'huyện', 'xã'")
     area: Text = Field(description="Area name, e.g. 'Cao Lộc'")
-    email: Text
+    own_email: Text | None = Field(
+        None,
+        alias="email",
+        description="The unit's e-mail address; required (hierarchy.load) but for a village, which without one "
+        "is reached at its commune's",
+    )
     short_name: Text | None = Field(None, description="How the unit names itself: 'Phòng', 'Sở'")
     addressed_as: Text | None = Field(None, description="Name in its parent's 'Kính gửi' (default: name)")
     parent_body: Text | None = Field(None, description="Body printed above the name in the header")
@@ -95,12 +103,31 @@ class Unit(_Strict):
     signer: Signer | None = None
     approvers: tuple[Person, ...] = ()
     reporters: tuple[Person, ...] = Field((), description="Who may submit the unit's reports (its approvers may too)")
+    drafters: tuple[Person, ...] = Field(
+        (), description="Who prepares the unit's letters (chuyên viên): edits drafts and submits them to its approvers"
+    )
     copies: tuple[Text, ...] = ()
     groups: dict[str, Text] = Field(default_factory=dict, description="Role -> collective label override")
     head: Text | None = Field(None, description="The head's title, 'GIÁM ĐỐC' (default: from the signer)")
     collective: Text | None = Field(
         None, description="A collective body signed for with TM.: 'ỦY BAN NHÂN DÂN' (default: from the signer)"
     )
+
+    _reached_at: str | None = PrivateAttr(None)  # a village without an address: its commune's (Hierarchy.build)
+
+    @property
+    def email(self) -> str:
+        """Where the unit's letters and notices go: its own address, or, for a village without one, the address of
+        the unit it is reached through (its commune), as the hierarchy it belongs to resolves it."""
+        address = self.own_email or self._reached_at
+        if address is None:
+            raise ValueError(f"unit {self.code} has no e-mail address of its own and none to be reached through")
+        return address
+
+    @property
+    def reached_through_parent(self) -> bool:
+        """A village without an address of its own: its mail goes to its commune."""
+        return self.own_email is None
 
     @property
     def self_name(self) -> str:

@@ -1,4 +1,6 @@
-"""Working days in Vietnam: weekends, public holidays including Tết (from `holidays`), declared days off."""
+"""Working days in Vietnam, as the `holidays` package records them: Monday to Friday less public holidays
+(Tết included) and the days off moved to bridge a holiday, plus the Saturdays worked in exchange
+(26/04/2025 for Friday 02/05/2025; 04/05/2024 for Monday 29/04/2024); less an issuer's declared days off."""
 
 from __future__ import annotations
 
@@ -14,6 +16,13 @@ def _public_holidays() -> holidays.HolidayBase:
     return holidays.country_holidays("VN")  # expands to each year as it is asked about
 
 
+@lru_cache(maxsize=4096)
+def works(day: date) -> bool:
+    """Whether offices work on this day by the national calendar: a weekday that is no public holiday and no
+    day off moved to bridge one, or a Saturday worked in exchange (the package's `weekend_workdays`)."""
+    return bool(_public_holidays().is_working_day(day))
+
+
 class WorkingCalendar:
     """Which days an office works; a directive's issuer may declare extra days off."""
 
@@ -21,7 +30,7 @@ class WorkingCalendar:
         self.days_off = frozenset(days_off)
 
     def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in _public_holidays() and day not in self.days_off
+        return works(day) and day not in self.days_off
 
     def on_or_before(self, day: date) -> date:
         """The day itself if it is a working day, else the working day before it."""

@@ -1,8 +1,9 @@
 """Derivation: the root letter from the directive, and each unit's letter from the one above.
 
-The rules are DOMAIN.md §1: recipients are the issuing unit's own children; the opening cites the
+The rules are docs/domain.md's: recipients are the issuing unit's own children; the opening cites the
 letter from directly above; sections follow roles down, narrowed to the unit's area; relays become
-sections for the units named; reports are asked back to the issuing unit.
+sections for the units named; reports are asked back to the issuing unit, from the recipients that owe one
+(`report.from`), by the deadline they are given.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import date
 from hierarchy.graph import Hierarchy
 from hierarchy.model import Link, Signer, Unit
 from letters.content import Letter, LetterSection, Recipient
-from letters.dates import short_date
+from letters.dates import long_date, short_date
 from letters.directive import Directive, Section, fill
 from letters.doctypes import CONG_VAN, notation, reference
 
@@ -67,7 +68,7 @@ def root_letter(directive: Directive, hierarchy: Hierarchy, draft_date: date) ->
         recipients=recipients,
         opening=opening,
         sections=sections,
-        closing=directive.closing,
+        closing=_root_closing(directive, hierarchy, unit, recipients),
         note=directive.note,
         copies=_copies(directive.copies, drafting),
         signer=directive.signer,
@@ -88,10 +89,7 @@ def derived_letter(
         f"Thực hiện {above.text()} về việc {directive.subject}. "
         f"{unit.name} {verb} {names} {_carry(verb, relay=True)} các nội dung sau:"
     )
-    closing = (
-        f"{unit.name} {verb} {names} {_carry(verb)} nội dung nêu trên và báo cáo kết quả về "
-        f"{unit.self_name} {_report_phrase(directive, hierarchy, code)}./."
-    )
+    closing = _closing(directive, hierarchy, unit, recipients, verb, names)
     return Letter(
         unit=unit.code,
         parent_body=unit.parent_body,
@@ -203,7 +201,55 @@ def _carry(verb: str, *, relay: bool = False, root: bool = False) -> str:
     return "phối hợp chỉ đạo thực hiện" if relay else "phối hợp triển khai thực hiện"
 
 
+def _owing(directive: Directive, hierarchy: Hierarchy, unit: Unit, recipients: tuple[Recipient, ...]) -> list[Unit]:
+    """The recipients of the unit's letter that owe it a report (report.from, else the units it directs)."""
+    return [hierarchy.unit(code) for r in recipients for code in r.units if directive.report.owed_by(hierarchy, code)]
+
+
+def _closing(
+    directive: Directive,
+    hierarchy: Hierarchy,
+    unit: Unit,
+    recipients: tuple[Recipient, ...],
+    verb: str,
+    names: str,
+) -> str:
+    """'… triển khai thực hiện nội dung nêu trên và báo cáo kết quả về Phòng trước ngày …./.': every recipient
+    reports; where only some owe a report, they are named in a sentence of their own; where none does, the
+    letter asks for none."""
+    carry = f"{unit.name} {verb} {names} {_carry(verb)} nội dung nêu trên"
+    owing = _owing(directive, hierarchy, unit, recipients)
+    if not owing:
+        return f"{carry}./."
+    when = _report_phrase(directive, hierarchy, unit.code)
+    if len(owing) == sum(len(r.units) for r in recipients):
+        return f"{carry} và báo cáo kết quả về {unit.self_name} {when}./."
+    asked = _recipients(hierarchy, unit, owing)
+    ask = _verb(hierarchy, unit, asked).capitalize()
+    return f"{carry}. {ask} {_joined(asked)} báo cáo kết quả về {unit.self_name} {when}./."
+
+
+def _root_closing(directive: Directive, hierarchy: Hierarchy, unit: Unit, recipients: tuple[Recipient, ...]) -> str:
+    """The directive's closing, then, when the directive sets a deadline, the one the issuer's recipients are
+    given: '… giải quyết. Đề nghị các doanh nghiệp …; Phòng Văn hóa và Thông tin các huyện, thành phố báo cáo kết
+    quả thực hiện về Sở trước ngày 16 tháng 02 năm 2024./.' On request, the closing as its author wrote it."""
+    owing = _owing(directive, hierarchy, unit, recipients)
+    if directive.report.due == "on_request" or not owing:
+        return directive.closing
+    asked = _recipients(hierarchy, unit, owing)
+    when = _report_phrase(directive, hierarchy, unit.code)
+    sentence = (
+        f"{_verb(hierarchy, unit, asked).capitalize()} {_joined(asked)} báo cáo kết quả thực hiện về "
+        f"{unit.self_name} {when}"
+    )
+    body, end = (directive.closing[:-3], "./.") if directive.closing.endswith("./.") else (directive.closing, ".")
+    body = body.rstrip()
+    return f"{body if body.endswith(('.', '!', '?')) else body + '.'} {sentence}{end}"
+
+
 def _report_phrase(directive: Directive, hierarchy: Hierarchy, code: str) -> str:
+    """When the recipients of unit `code`'s letter report: 'trước ngày 16 tháng 02 năm 2024' (its level's
+    deadline, in the decree's date words), within N working days, or on request."""
     report = directive.report
     if report.due == "on_request":
         return "khi có yêu cầu"
@@ -211,7 +257,7 @@ def _report_phrase(directive: Directive, hierarchy: Hierarchy, code: str) -> str
         return f"trong thời hạn {report.within_days} ngày làm việc kể từ ngày nhận được văn bản"
     due = report.due_for(_depth_below(hierarchy, directive.issuer, code))
     assert due is not None
-    return f"trước ngày {short_date(due)}"
+    return f"trước {long_date(due)}"
 
 
 def _depth_below(hierarchy: Hierarchy, top: str, code: str) -> int:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from hierarchy.graph import Hierarchy
-from hierarchy.model import Signer
+from hierarchy.model import Link, Signer
 from inputs.limits import DIRECTIVE
 from inputs.sources import InputError, Problem, Source, parse_source, read_source, validate
 from letters.calendar import WorkingCalendar
@@ -65,10 +65,22 @@ class Section(_Strict):
 
 
 class Report(_Strict):
-    """When reports are owed back: on request, by a date, or within working days of receipt."""
+    """Who owes a report back, and by when: on request, by a date, or within working days of the issuer's letter.
+
+    `due` is the date printed in the issuer's own letter: the deadline of the issuer's own recipients. Each level
+    below gets `lead_days` working days less than the level above it (docs/domain.md, §4).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     due: dt.date | Literal["on_request"] | None = None
     within_days: int | None = Field(None, ge=1, le=365)
+    owed_from: tuple[Text, ...] | None = Field(
+        None,
+        alias="from",
+        description="Roles whose units owe a report, at every level they are reached (default: the units each "
+        "letter's issuer directs, link 'direct'; units only asked to cooperate are not chased)",
+    )
     lead_days: int = Field(2, ge=0, le=30, description="Working days each level keeps for consolidating")
     days_off: tuple[dt.date, ...] = Field((), description="Days off the issuer declares, besides weekends and holidays")
     remind_before: int = Field(2, ge=0, le=30, description="Remind units this many working days before their deadline")
@@ -80,16 +92,35 @@ class Report(_Strict):
     def due_for(self, depth: int, root_issued: dt.date | None = None) -> dt.date | None:
         """When the recipients of a letter written at `depth` (0: the issuer's) must report.
 
-        By date: the issuer's own deadline, less lead_days working days per level below it, each moved
-        back off weekends and holidays. Within N working days: N after the issuer's letter is issued
-        (None until it is), less the same lead per level. On request: None.
+        By date: `due` itself for the issuer's recipients (moved back off a non-working day), less lead_days
+        working days per level below. Within N working days: N after the issuer's letter is issued (None until
+        it is), less the same lead per level. On request: None.
         """
         calendar = self.calendar()
         if isinstance(self.due, dt.date):
-            return calendar.minus(self.due, self.lead_days * (depth + 1))
+            return calendar.minus(self.due, self.lead_days * depth)
         if self.within_days is not None and root_issued is not None:
             return calendar.minus(calendar.plus(root_issued, self.within_days), self.lead_days * depth)
         return None
+
+    def issuer_due(self) -> dt.date | None:
+        """The issuer's own deadline for its consolidated report: lead_days working days after its recipients'
+        (by date only; None otherwise)."""
+        first = self.due_for(0)
+        return self.calendar().plus(first, self.lead_days) if first is not None else None
+
+    def asked(self, due: dt.date) -> Report:
+        """The rule once the issuer has asked for the reports of an 'on request' directive, by `due` (the date
+        its own recipients are given, as a dated directive's `due`)."""
+        return self.model_copy(update={"due": due})
+
+    def owed_by(self, hierarchy: Hierarchy, code: str) -> bool:
+        """Whether unit `code` owes a report on the letter it receives from its parent: it plays a role of
+        `from`, or (no `from`) its parent directs it."""
+        unit = hierarchy.unit(code)
+        if self.owed_from is not None:
+            return bool(set(unit.roles) & set(self.owed_from))
+        return unit.parent is not None and hierarchy.link(unit.parent, code) == Link.direct
 
     @model_validator(mode="after")
     def _one_rule(self) -> Report:
@@ -116,8 +147,12 @@ class Directive(_Strict):
     def section(self, section_id: str) -> Section:
         return next(s for s in self.sections if s.id == section_id)
 
+    def asked(self, due: dt.date) -> Directive:
+        """This directive as it stands once its issuer has asked for the reports by `due` (see Report.asked)."""
+        return self.model_copy(update={"report": self.report.asked(due)})
+
     def canonical_json(self) -> str:
-        data = self.model_dump(mode="json", exclude_defaults=True)
+        data = self.model_dump(mode="json", exclude_defaults=True, by_alias=True)
         return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
     @property
@@ -205,11 +240,15 @@ def _against(src: Source, directive: Directive, hierarchy: Hierarchy) -> list[Pr
                 if role not in hierarchy.roles:
                     loc = ("sections", i, "items", j, "relay", "to", k)
                     problems.append(src.problem(loc, f"unknown role {role!r} (the hierarchy has: {known})"))
+    for k, role in enumerate(directive.report.owed_from or ()):
+        if role not in hierarchy.roles:
+            problems.append(src.problem(("report", "from", k), f"unknown role {role!r} (the hierarchy has: {known})"))
     return problems
 
 
 def _deadlines(src: Source, directive: Directive, hierarchy: Hierarchy, today: dt.date) -> list[Problem]:
-    """A dated report requirement must leave every level of the cascade a deadline from today on."""
+    """A dated report requirement must leave every level of the cascade a deadline from today on: `due` is the
+    deadline of the issuer's recipients, each level below gets lead_days working days less."""
     due = directive.report.due
     if not isinstance(due, dt.date):
         return []
@@ -225,8 +264,9 @@ def _deadlines(src: Source, directive: Directive, hierarchy: Hierarchy, today: d
         return [
             src.problem(
                 ("report", "due"),
-                f"deadline {due:%d/%m/%Y} less {directive.report.lead_days} working days per level leaves the lowest "
-                f"level a deadline of {lowest:%d/%m/%Y}, before {today:%d/%m/%Y}: set a later date or fewer lead days",
+                f"deadline {due:%d/%m/%Y} less {directive.report.lead_days} working days per level below leaves the "
+                f"lowest level a deadline of {lowest:%d/%m/%Y}, before {today:%d/%m/%Y}: set a later date or fewer "
+                "lead days",
             )
         ]
     return []

@@ -90,6 +90,15 @@ def prefect_server() -> Iterator[None]:
 
 
 @pytest.fixture
+def prefect_api_url(prefect_server: None) -> str:
+    """The session's Prefect API, for the chidao processes a test starts: they record their flow runs there
+    instead of each starting a temporary server of its own (which a SIGKILL would leave running)."""
+    from prefect.settings import PREFECT_API_URL
+
+    return str(PREFECT_API_URL.value())
+
+
+@pytest.fixture
 def mini_directive(tmp_path: Path) -> Path:
     """The seed-001 directive, issued by the fictional province's department."""
     text = (
@@ -131,7 +140,7 @@ def sink(smtp_url: str, maildir: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def dated_directive(mini_directive: Path) -> Path:
-    """The mini directive with a report due 20/2/2024, two working days kept per level (Tết in between)."""
+    """The mini directive with reports due 16/02/2024 to the department, two working days kept per level."""
     from tests.steps import with_dated_report
 
     return with_dated_report(mini_directive)

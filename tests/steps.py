@@ -28,9 +28,11 @@ def draft_cascade(url: str, directive: Path, day: date = date(2023, 12, 1)) -> d
 
 
 def with_dated_report(mini_directive: Path) -> Path:
-    """The mini directive with a dated report requirement across Tết 2024."""
+    """The mini directive with a dated report requirement across Tết 2024: the department's letter gives its
+    units 16/02 (report.due, the date it prints), Đông's gives its units 07/02 (two working days less, Tết in
+    between), and the department's own report is due 20/02."""
     text = mini_directive.read_text(encoding="utf-8").replace(
-        "report:\n  due: on_request", "report:\n  due: 2024-02-20\n  lead_days: 2"
+        "report:\n  due: on_request", "report:\n  due: 2024-02-16\n  lead_days: 2"
     )
     mini_directive.write_text(text, encoding="utf-8")
     return mini_directive
@@ -55,6 +57,18 @@ DESK_PEOPLE = {
     "vhtt-trangdinh-tp": "180.VHTT",  # Tràng Định's head: another district
     "vhxh-06184": "06184",  # the commune clerk of Đồng Đăng, under Cao Lộc
 }
+CAO_LOC_DRAFTER = "vhtt-caoloc-cv"  # the drafter (chuyên viên) of Cao Lộc's office, in with_drafters()
+
+
+def with_drafters(folder: Path) -> Path:
+    """The Lạng Sơn hierarchy with a drafter (chuyên viên) who prepares Cao Lộc's letters."""
+    text = (LANGSON / "hierarchy.yaml").read_text(encoding="utf-8")
+    approvers = "  - {id: vhtt-caoloc-ptp, name: Lý Thị P, position: PHÓ TRƯỞNG PHÒNG}\n"
+    assert text.count(approvers) == 1
+    text = text.replace(approvers, approvers + f"  drafters:\n  - {{id: {CAO_LOC_DRAFTER}, name: Nông Thị Soạn}}\n")
+    path = folder / "hierarchy-drafters.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def langson_directive(folder: Path, extra: str = "", due: date = date(2024, 2, 20)) -> Path:
@@ -68,13 +82,13 @@ def langson_directive(folder: Path, extra: str = "", due: date = date(2024, 2, 2
     return path
 
 
-def desk_cascade(url: str, smtp_url: str, directive: Path) -> dict[str, int]:
+def desk_cascade(url: str, smtp_url: str, directive: Path, hierarchy: Path | None = None) -> dict[str, int]:
     """The Lạng Sơn cascade drafted at every level, the department's letter signed on 5/2/2024 and delivered,
-    and the desk's accounts; returns letter ids by unit."""
+    and the desk's accounts (the drafter's too, if the hierarchy names one); returns letter ids by unit."""
     from chidao.accounts import add_account, people
 
     upgrade(url)
-    d, h = load_inputs(directive, LANGSON / "hierarchy.yaml")
+    d, h = load_inputs(directive, hierarchy or LANGSON / "hierarchy.yaml")
     with transaction(url) as session:
         begun = begin(session, d, h, date(2023, 12, 1), "test")
         parents = [begun.root_letter_id]
@@ -82,8 +96,9 @@ def desk_cascade(url: str, smtp_url: str, directive: Path) -> dict[str, int]:
             parents = draft_below(session, begun.cascade_id, parents, "test").letter_ids
         ids = {row.unit_code: row.id for row in list_letters(session, cascade_id=begun.cascade_id)}
         approval.approve(session, ids["20.STTTT"], "stttt-langson-gd", on=SIGNED)
-        for person in DESK_PEOPLE:
-            add_account(session, person, people(h)[person], "person", PASSWORD)
+        for person in [*DESK_PEOPLE, CAO_LOC_DRAFTER]:
+            if person in people(h):
+                add_account(session, person, people(h)[person], "person", PASSWORD)
         add_account(session, "kiemtra", "Thanh tra Sở", "auditor", PASSWORD)
     report = dispatch(url, SmtpConfig.from_url(smtp_url))
     assert report.count("sent") > 0 and report.count("failed") == 0
@@ -91,8 +106,10 @@ def desk_cascade(url: str, smtp_url: str, directive: Path) -> dict[str, int]:
 
 
 @contextmanager
-def desk_server(url: str) -> Iterator[str]:
-    """`chidao serve`'s app under uvicorn on a loopback port, in a thread; yields its base URL."""
+def desk_server(url: str, hierarchy: Path | None = None) -> Iterator[str]:
+    """`chidao serve`'s app under uvicorn on a loopback port, in a thread; yields its base URL. As `chidao
+    serve` does, on CHIDAO_DATABASE_URL (set to url meanwhile): the flows the desk runs read it."""
+    import os
     import threading
     import time
 
@@ -101,9 +118,13 @@ def desk_server(url: str) -> Iterator[str]:
     from mail.sink import free_port
     from web.app import create_app
 
+    before = os.environ.get("CHIDAO_DATABASE_URL")
+    os.environ["CHIDAO_DATABASE_URL"] = url
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(url, LANGSON / "hierarchy.yaml"), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(url, hierarchy or LANGSON / "hierarchy.yaml"), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -116,3 +137,7 @@ def desk_server(url: str) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+        if before is None:
+            os.environ.pop("CHIDAO_DATABASE_URL", None)
+        else:
+            os.environ["CHIDAO_DATABASE_URL"] = before

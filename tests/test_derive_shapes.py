@@ -63,10 +63,45 @@ def test_a_relay_two_levels_down_carries_the_content_narrowed(plan: Plan) -> Non
 
 
 def test_report_deadlines_narrow_by_working_days_at_each_level(plan: Plan) -> None:
-    # The ministry reports by Monday 15/4/2024; each level keeps two working days to consolidate:
-    # the departments owe the ministry 11/4, so their units owe them 09/4, and the communes owe 05/4.
-    assert letter_of(plan, "71.S").closing.endswith("báo cáo kết quả về Sở trước ngày 09/4/2024./.")
-    assert letter_of(plan, "711.P").closing.endswith("báo cáo kết quả về Phòng trước ngày 05/4/2024./.")
+    # report.due (Monday 15/4/2024) is the date the ministry's letter prints: the departments' deadline. It used
+    # to be the ministry's own, which gave every level two working days less (11/4, 09/4, 05/4 below).
+    # Each level keeps two working days: the departments' offices owe them 11/4, the communes owe the offices 09/4.
+    assert letter_of(plan, "B").closing.endswith(
+        "Yêu cầu Sở Thông tin và Truyền thông các tỉnh báo cáo kết quả thực hiện về Bộ "
+        "trước ngày 15 tháng 4 năm 2024./."
+    )
+    assert letter_of(plan, "71.S").closing.endswith(
+        "Yêu cầu Phòng Văn hóa và Thông tin báo cáo kết quả về Sở trước ngày 11 tháng 4 năm 2024./."
+    )
+
+
+def test_without_report_from_only_the_units_a_writer_directs_owe_a_report(plan: Plan) -> None:
+    # The plan names no `report.from`: the press (asked to cooperate) is told the content but owes no report,
+    # and a district office only requests the communes' cooperation, so its letter asks them for none.
+    department = letter_of(plan, "71.S").closing
+    assert department.startswith("Sở Thông tin và Truyền thông đề nghị Báo Bảy; Phòng Văn hóa và Thông tin phối hợp")
+    assert "Báo Bảy báo cáo" not in department
+    assert letter_of(plan, "711.P").closing == (
+        "Phòng Văn hóa và Thông tin đề nghị UBND xã Một phối hợp triển khai thực hiện nội dung nêu trên./."
+    )
+
+
+def test_report_from_names_who_owes_at_every_level(ministry: Hierarchy) -> None:
+    from letters.directive import parse_directive
+
+    text = (
+        (DATA / "ministry-plan.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "report: {due: 2024-04-15, lead_days: 2}",
+            "report: {due: 2024-04-15, lead_days: 2, from: [department, culture_office, commune_committee]}",
+        )
+    )
+    plan = plan_cascade(parse_directive(text, ministry, "plan.yaml"), ministry, date(2024, 3, 4))
+    assert letter_of(plan, "711.P").closing == (
+        "Phòng Văn hóa và Thông tin đề nghị UBND xã Một phối hợp triển khai thực hiện nội dung nêu trên và báo cáo "
+        "kết quả về Phòng trước ngày 09 tháng 4 năm 2024./."
+    )
 
 
 def test_a_deadline_already_passed_is_refused_naming_its_line(ministry: Hierarchy) -> None:
@@ -81,6 +116,24 @@ def test_a_deadline_already_passed_is_refused_naming_its_line(ministry: Hierarch
         str(passed.value)
         == f"plan.yaml:{line}: report.due: the report deadline 15/04/2024 has already passed (16/04/2024)"
     )
-    with pytest.raises(InputError, match="leaves the lowest level a deadline of 05/04/2024, before 08/04/2024"):
-        parse_directive(text, ministry, "plan.yaml", today=date(2024, 4, 8))
-    assert parse_directive(text, ministry, "plan.yaml", today=date(2024, 4, 5)).report.due == date(2024, 4, 15)
+    # The lowest letter (the offices', depth 2) gives its recipients 15/4 less 2 x 2 working days: 09/4.
+    with pytest.raises(InputError, match="leaves the lowest level a deadline of 09/04/2024, before 10/04/2024"):
+        parse_directive(text, ministry, "plan.yaml", today=date(2024, 4, 10))
+    assert parse_directive(text, ministry, "plan.yaml", today=date(2024, 4, 9)).report.due == date(2024, 4, 15)
+
+
+def test_an_unknown_role_in_report_from_names_its_line(ministry: Hierarchy) -> None:
+    from inputs.sources import InputError
+    from letters.directive import parse_directive
+
+    text = (
+        (DATA / "ministry-plan.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "report: {due: 2024-04-15, lead_days: 2}", "report:\n  due: 2024-04-15\n  from: [department, communes]"
+        )
+    )
+    with pytest.raises(InputError) as bad:
+        parse_directive(text, ministry, "plan.yaml", today=date(2024, 4, 1))
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "communes]" in s)
+    assert str(bad.value).startswith(f"plan.yaml:{line}: report.from[1]: unknown role 'communes'")

@@ -43,7 +43,7 @@ def test_the_example_hierarchy_has_the_seeds_world(langson: Hierarchy) -> None:
     offices = [u for u in langson.children("20.STTTT") if "culture_office" in u.roles]
     assert len(offices) == 11
     communes = [u for u in langson.graph.nodes.values() if "commune_committee" in u["unit"].roles]
-    assert len(communes) == 194  # vietnam-provinces 0.6.0 (DOMAIN.md says 205)
+    assert len(communes) == 194  # vietnam-provinces 0.6.0 (the official count before 2025 was 205)
     (cao_loc,) = [u for u in offices if u.parent_body == "UBND huyện Cao Lộc"]
     names = [u.name for u in langson.children(cao_loc.code) if "commune_committee" in u.roles]
     assert len(names) == 22

@@ -40,7 +40,7 @@ def test_the_seed_cascade_reports_back_across_tet(
     directive.write_text(
         (LANGSON / "directive-hsg-2023.yaml")
         .read_text(encoding="utf-8")
-        .replace("report:\n  due: on_request", "report:\n  due: 2024-02-20\n  lead_days: 2"),
+        .replace("report:\n  due: on_request", "report:\n  due: 2024-02-16\n  lead_days: 2"),
         encoding="utf-8",
     )
     upgrade(sqlite_url)
@@ -71,15 +71,17 @@ def test_the_seed_cascade_reports_back_across_tet(
                     session, request, unit.reporters[0].id, content, "…", at=datetime(2024, 2, day, 3, tzinfo=UTC)
                 )
 
-    # The department reports by 20/02; the offices owe it 16/02; Cao Lộc's 26 units owe Cao Lộc 07/02, before Tết.
+    # The department's letter prints 16/02 (report.due: its recipients' deadline; it used to be the department's
+    # own, written 20/02 for this same cycle); Cao Lộc's 26 units owe Cao Lộc 07/02, before Tết.
     assert remind(5)[0] == "Sweep of 05/02/2024: 26 reminder(s) before the deadline, 0 overdue, 0 escalation(s)."
     report(on_time, 6)
     assert remind(9)[0] == "09/02/2024 is not a working day: nobody is reminded."  # Tết
-    # First working day after Tết: 16 of Cao Lộc's units overdue; the department's 18 recipients due tomorrow.
-    assert remind(15)[0] == "Sweep of 15/02/2024: 18 reminder(s) before the deadline, 16 overdue, 0 escalation(s)."
+    # First working day after Tết: 16 of Cao Lộc's units overdue; the 16 of the department's 18 recipients that
+    # owe a report (report.from: not the newspaper, not the radio) due tomorrow.
+    assert remind(15)[0] == "Sweep of 15/02/2024: 16 reminder(s) before the deadline, 16 overdue, 0 escalation(s)."
     report(late, 16)
-    out = remind(20)  # the 18 are overdue now; the 11 still silent in Cao Lộc, 4 working days late, escalated
-    assert out[0] == "Sweep of 20/02/2024: 0 reminder(s) before the deadline, 18 overdue, 11 escalation(s)."
+    out = remind(20)  # the 16 are overdue now; the 11 still silent in Cao Lộc, 4 working days late, escalated
+    assert out[0] == "Sweep of 20/02/2024: 0 reminder(s) before the deadline, 16 overdue, 11 escalation(s)."
     assert "Consolidated report" in out[1] and CAO_LOC in "\n".join(out)
     assert remind(20)[0].endswith("0 overdue, 0 escalation(s).")  # never twice
 
