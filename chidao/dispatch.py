@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -252,6 +253,13 @@ async def _send_all(
     queue = iter(items)
 
     async def work(sender: Sender) -> None:
+        async with smtp_slot():  # a connection is open only while it holds a slot (a Prefect server's limit)
+            try:
+                await send_share(sender)
+            finally:
+                await sender.close()
+
+    async def send_share(sender: Sender) -> None:
         for item in queue:
             if breaker.open:
                 item.outcome = Outcome(False, f"not tried: {breaker.reason}", 0, deferred=True, unreachable=True)
@@ -272,7 +280,21 @@ async def _send_all(
                 item.outcome = Outcome(False, f"cannot be sent: {type(exc).__name__}: {exc}", 1)
             breaker.saw(item.outcome)
 
-    await asyncio.gather(*(work(sender) for sender in senders))
+    await asyncio.gather(*(work(sender) for sender in senders[: max(1, min(len(senders), len(items)))]))
+
+
+SMTP_LIMIT = "smtp-connections"
+
+
+def smtp_slot() -> AbstractAsyncContextManager[object]:
+    """One of the SMTP connections that all dispatchers together may open: with a Prefect server, a slot of
+    its global concurrency limit `smtp-connections` (`prefect gcl create smtp-connections --limit 4`; none
+    is taken where the limit does not exist); in the embedded default, one process sends, with CONNECTIONS."""
+    if not os.environ.get("PREFECT_API_URL"):
+        return nullcontext()
+    from prefect.concurrency.asyncio import concurrency
+
+    return concurrency(SMTP_LIMIT, occupy=1, strict=False)
 
 
 def _record(url: str, items: list[_Item], report: DispatchReport) -> None:
@@ -366,31 +388,9 @@ def check_sending() -> None:
         raise SendingUnavailable(f"the Prefect server cannot be reached ({type(exc).__name__}: {exc})") from None
 
 
-@dataclass
-class Queued:
-    """A dispatch run queued on the Prefect server (CHIDAO_DISPATCH=deployment)."""
-
-    name: str
-    id: str
-
-
-def send_signed(url: str, letter_ids: list[int] | None) -> DispatchReport | Queued:
-    """What follows a signature, from the CLI or the desk alike: send now in this process (the letter, and any
-    deferred copy whose time has come: the embedded default has no schedule), or queue a run of the
-    'dispatch' deployment (CHIDAO_DISPATCH). ValueError if CHIDAO_SMTP_URL is malformed."""
-    if settings().dispatch == "deployment":
-        import inspect
-
-        from prefect.deployments import run_deployment
-
-        try:
-            run = run_deployment(
-                "dispatch/dispatch", parameters={"letter_ids": letter_ids}, timeout=0, as_subflow=False
-            )
-        except Exception as exc:  # signed already: the copies wait in the outbox for the next dispatch
-            raise SendingUnavailable(f"the dispatch could not be queued ({type(exc).__name__}: {exc})") from None
-        assert not inspect.isawaitable(run)  # called from sync code, Prefect returns the run itself
-        return Queued(run.name, str(run.id))
+def send_letters(url: str, letter_ids: list[int] | None) -> DispatchReport:
+    """These letters now (their deferred copies too), and any other copy whose time has come: where no
+    schedule runs (the embedded default), the next command that sends mail sends what is due."""
     config = smtp_config()
     report = dispatch(url, config, letter_ids)
     if letter_ids is not None and not report.gave_up:

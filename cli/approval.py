@@ -27,12 +27,12 @@ from cli.letters import letters
 def approve(letter_id: int, user: str, edit_file: str | None, send: bool, pin_stdin: bool) -> None:
     """Sign a letter: it takes the next number of its unit's register and today's date, is issued as a PDF with
     your digital signature and the office's, and goes out."""
-    from chidao import approval, issuing
+    from chidao import approval, edits, issuing
     from db.cascades import letter_content
     from signing.keys import KeyProblem
 
     with clear_errors():
-        change = approval.load_edit(edit_file) if edit_file else None
+        change = edits.load_edit(edit_file) if edit_file else None
 
     def ready(session: Any) -> bool:
         """Who and which keys, before a PIN is asked: a refusal is told (and logged) at once."""
@@ -55,7 +55,7 @@ def approve(letter_id: int, user: str, edit_file: str | None, send: bool, pin_st
 
     click.echo(act(action))
     if send:
-        _report_dispatch([letter_id], signed=True)
+        _report_dispatch([letter_id], signed_by=user)
 
 
 def _check_sending() -> None:
@@ -88,19 +88,47 @@ def _pin(user: str, needed: bool, from_stdin: bool) -> str | None:
 @click.option("--as", "user", required=True, help="Approver's id, as the hierarchy names it")
 @click.option("--reason", required=True, help="Why, for the drafter and the record")
 def reject(letter_id: int, user: str, reason: str) -> None:
-    """Send a draft back; it can be edited and approved later."""
+    """Send a draft back with the reason: to its unit's drafter (who edits and submits it again), or, in a
+    unit without drafters, to be edited and approved later."""
     from chidao import approval
+    from db.cascades import get_cascade, inputs_of
 
     def action(session: Any) -> str:
         record = approval.reject(session, letter_id, user, reason)
-        return f"Letter {record.id} rejected."
+        _, hierarchy = inputs_of(session, get_cascade(session, record.cascade_id))
+        drafters = approval.drafters_of(hierarchy, record.unit_code)
+        return f"Letter {record.id} rejected" + (f": sent back to {', '.join(drafters)}." if drafters else ".")
 
     click.echo(act(action))
+    _published(letter_id)
+
+
+@letters.command("submit")
+@click.argument("letter_id", type=int)
+@click.option("--as", "user", required=True, help="Drafter's id, as the hierarchy names it")
+@click.option(
+    "--edit", "edit_file", type=click.Path(dir_okay=False), help="YAML with the letter's sections (and opening/closing)"
+)
+def letters_submit(letter_id: int, user: str, edit_file: str | None) -> None:
+    """Submit a draft you prepared (a unit's drafter) to its approvers, with an edit if given."""
+    from chidao import approval, edits
+    from db.cascades import get_cascade, inputs_of
+
+    with clear_errors():
+        change = edits.load_edit(edit_file) if edit_file else None
+
+    def action(session: Any) -> str:
+        record = approval.submit(session, letter_id, user, change)
+        _, hierarchy = inputs_of(session, get_cascade(session, record.cascade_id))
+        return f"Letter {record.id} submitted to {', '.join(approval.approvers_of(hierarchy, record.unit_code))}."
+
+    click.echo(act(action))
+    _published(letter_id)
 
 
 @letters.command("regenerate")
 @click.argument("letter_id", type=int)
-@click.option("--as", "user", required=True, help="Approver's id, as the hierarchy names it")
+@click.option("--as", "user", required=True, help="Approver's or drafter's id, as the hierarchy names it")
 def letters_regenerate(letter_id: int, user: str) -> None:
     """Draft a rejected or edited letter afresh from the directive, dropping the edits."""
     from chidao import approval
@@ -110,24 +138,32 @@ def letters_regenerate(letter_id: int, user: str) -> None:
         return f"Letter {record.id} drafted afresh; it waits for approval."
 
     click.echo(act(action))
+    _published(letter_id)
 
 
-def _report_dispatch(letter_ids: list[int] | None, signed: bool = False) -> None:
-    """Send what is due and say what happened, recipient by recipient where something went wrong; just
-    signed: as the desk does after a signature (queued instead when CHIDAO_DISPATCH=deployment)."""
-    from chidao.dispatch import Queued, SendingUnavailable, dispatch, send_signed, smtp_config
+def _report_dispatch(letter_ids: list[int] | None, signed_by: str | None = None, resent: bool = False) -> None:
+    """Send what is due as a run of the `dispatch` flow and say what happened, recipient by recipient where
+    something went wrong. Just signed by `signed_by` (or put back to go again: resent): a run of the `approved`
+    flow, as the desk does, which with CHIDAO_DISPATCH=deployment only announces the letter to the server."""
+    from chidao.dispatch import SendingUnavailable, smtp_config
+    from flows.approved import approved
+    from flows.dispatch import dispatch as dispatch_flow
 
     try:
         config = smtp_config()
-        outcome = send_signed(database(), letter_ids) if signed else dispatch(database(), config, letter_ids)
+        if signed_by is not None and letter_ids:
+            outcome = approved(letter_ids[0], signed_by=signed_by, resent=resent)
+        else:
+            outcome = dispatch_flow(letter_ids=letter_ids)
     except ValueError as exc:
         fail(str(exc), BAD_INPUT)
         return
     except SendingUnavailable as exc:
         fail(f"{exc}; the letter is signed and its copies wait in the outbox (chidao dispatch)", UNAVAILABLE)
         return
-    if isinstance(outcome, Queued):
-        click.echo(f"Dispatch queued on the Prefect server: flow run {outcome.name} ({outcome.id}).")
+    if outcome is None:
+        kind = "chidao.letter.resent" if resent else "chidao.letter.signed"
+        click.echo(f"Announced to the Prefect server ({kind}): its dispatch deployment sends the letter.")
         return
     click.echo(
         f"Sent {outcome.count('sent')} message(s) through {config.host}:{config.port}; "
@@ -210,7 +246,8 @@ def letters_resend(letter_id: int, unit: str | None) -> None:
 
     count = resend(database(), letter_id, unit)
     click.echo(f"{count} recipient(s) put back in the outbox.")
-    _report_dispatch([letter_id])
+    if count:
+        _report_dispatch([letter_id], signed_by="", resent=True)
 
 
 @click.command("smtp-sink")
@@ -232,3 +269,10 @@ def smtp_sink(port: int, maildir: str | None) -> None:
         pass
     finally:
         controller.stop()
+
+
+def _published(letter_id: int) -> None:
+    """The letter's new version for Prefect's UI, where a server is configured (flows.publish)."""
+    from flows import publish
+
+    publish.letters_if_served([letter_id])

@@ -43,7 +43,7 @@ def approved_langson(url: str) -> int:
         return int(session.query(RecipientRecord).count())
 
 
-def test_killed_dispatch_resumes_without_losing_or_changing_a_message(tmp_path: Path) -> None:
+def test_killed_dispatch_resumes_without_losing_or_changing_a_message(tmp_path: Path, prefect_api_url: str) -> None:
     url = f"sqlite:///{tmp_path / 'chidao.db'}"
     total = approved_langson(url)
     port, maildir = free_port(), tmp_path / "mail"
@@ -52,6 +52,7 @@ def test_killed_dispatch_resumes_without_losing_or_changing_a_message(tmp_path: 
         "CHIDAO_DATABASE_URL": url,
         "CHIDAO_SMTP_URL": f"smtp://127.0.0.1:{port}",
         "CHIDAO_DATA_DIR": str(tmp_path),
+        "PREFECT_API_URL": prefect_api_url,  # the session's, not a temporary server per process
     }
     command = [sys.executable, "-m", "cli", "dispatch"]
     controller = start_sink(maildir, port, Slow(maildir))
@@ -84,7 +85,9 @@ def test_killed_dispatch_resumes_without_losing_or_changing_a_message(tmp_path: 
     assert ids_by_recipient == expected
 
 
-def test_two_dispatchers_at_once_send_each_message_once(tmp_path: Path, database_url: str) -> None:
+def test_two_dispatchers_at_once_send_each_message_once(
+    tmp_path: Path, database_url: str, prefect_api_url: str
+) -> None:
     total = approved_langson(database_url)
     port, maildir = free_port(), tmp_path / "mail"
     env = {
@@ -92,6 +95,7 @@ def test_two_dispatchers_at_once_send_each_message_once(tmp_path: Path, database
         "CHIDAO_DATABASE_URL": database_url,
         "CHIDAO_SMTP_URL": f"smtp://127.0.0.1:{port}",
         "CHIDAO_DATA_DIR": str(tmp_path),
+        "PREFECT_API_URL": prefect_api_url,  # the session's, not a temporary server per process
     }
     command = [sys.executable, "-m", "cli", "dispatch"]
     controller = start_sink(maildir, port, Slow(maildir))

@@ -489,10 +489,16 @@ SMALL_BATCHES = [
     ids=["cli-dispatch", "batches-of-2"],
 )
 def test_7_sigkill_of_the_dispatcher(
-    case: Case, matrix: list[Row], tmp_path: Path, command: list[str], kills: list[tuple[int, int]]
+    case: Case,
+    matrix: list[Row],
+    tmp_path: Path,
+    command: list[str],
+    kills: list[tuple[int, int]],
+    prefect_api_url: str,
 ) -> None:
     gate = Gate(case.maildir)
-    env = {**os.environ}  # CHIDAO_DATABASE_URL, CHIDAO_SMTP_URL, CHIDAO_DATA_DIR, CHIDAO_KEYS of this test
+    # CHIDAO_DATABASE_URL, CHIDAO_SMTP_URL, CHIDAO_DATA_DIR, CHIDAO_KEYS of this test; the session's Prefect API
+    env = {**os.environ, "PREFECT_API_URL": prefect_api_url}
     assert env["CHIDAO_DATABASE_URL"] == case.url
     log = tmp_path / "dispatcher.log"
     with serving(case, gate):

@@ -1,11 +1,13 @@
 """The cascade flow run for real (Prefect test harness) on SQLite and PostgreSQL."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
+from db.cascades import letter_content
 from db.engine import transaction
 from db.events import GENESIS, event_hash, history
 from db.letters import list_letters
@@ -113,9 +115,20 @@ def test_each_letter_is_published_as_a_markdown_artifact(chidao_env: str, mini_d
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))  # type: ignore[list-item]
         )
-    assert {a.type for a in artifacts} == {"markdown"}
-    published = {int(str(a.key).rsplit("-", 1)[1]): a.data for a in artifacts}
+    assert {a.type for a in artifacts} == {"markdown", "table", "progress"}  # a link is a markdown artifact
+    letters = [a for a in artifacts if str(a.key).startswith("letter-")]
+    assert {a.type for a in letters} == {"markdown"}
+    published = {int(str(a.key).rsplit("-", 1)[1]): a.data for a in letters}
     assert published == stored
+    (table,) = [a for a in artifacts if a.type == "table"]
+    assert table.key == f"cascade-{summary.cascade_id}"
+    rows = table.data if isinstance(table.data, list) else __import__("json").loads(str(table.data))
+    assert [row["letters_drafted"] for row in rows if row["letters_drafted"]] == summary.letters_per_level
+    (bar,) = [a for a in artifacts if a.type == "progress"]
+    assert float(str(bar.data)) == 100.0
+    links = {str(a.key): str(a.data) for a in artifacts if str(a.key).startswith("cascade-") and a.type == "markdown"}
+    assert f"/cascades/{summary.cascade_id})" in links[f"cascade-{summary.cascade_id}-desk"]
+    assert f"/cascades/{summary.cascade_id}/replay)" in links[f"cascade-{summary.cascade_id}-replay"]
 
 
 def test_stored_letters_are_the_planned_letters_byte_for_byte(chidao_env: str, mini_directive: Path) -> None:
@@ -135,15 +148,23 @@ def test_stored_letters_are_the_planned_letters_byte_for_byte(chidao_env: str, m
     assert stored == planned
 
 
-def test_with_a_server_approval_queues_a_dispatch_deployment_run(
+def test_with_a_server_approval_announces_the_letter_and_leaves_the_sending_to_the_deployment(
     chidao_env: str, mini_directive: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from click.testing import CliRunner
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterName,
+        FlowRunFilterStartTime,
+    )
 
     from cli import main
     from flows.dispatch import dispatch
 
+    began = datetime.now(UTC)  # the harness's server is the session's: the other database's runs are there too
     deployment_id = dispatch.to_deployment(name="dispatch").apply()
     summary = run(mini_directive)
     with transaction(chidao_env) as session:
@@ -151,12 +172,24 @@ def test_with_a_server_approval_queues_a_dispatch_deployment_run(
     monkeypatch.setenv("CHIDAO_DISPATCH", "deployment")
     result = CliRunner().invoke(main, ["approve", str(root.id), "--as", "so-gd"])
     assert result.exit_code == 0, result.output
-    assert "Dispatch queued on the Prefect server: flow run" in result.output
-    run_id = result.output.rsplit("(", 1)[1].split(")")[0]
+    assert "Announced to the Prefect server (chidao.letter.signed)" in result.output
+    with transaction(chidao_env) as session:
+        signed = list_letters(session, cascade_id=summary.cascade_id)[0]
+        reference = letter_content(signed).reference
+        assert signed.status == "approved"  # not sent by this process
     with get_client(sync_client=True) as client:
-        queued = client.read_flow_run(run_id)  # type: ignore[arg-type]
-    assert queued.deployment_id == deployment_id
-    assert queued.parameters == {"letter_ids": [root.id]} and queued.state_name == "Scheduled"
+        (follow_up,) = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                name=FlowRunFilterName(any_=[f"approved {reference} by so-gd"]),
+                start_time=FlowRunFilterStartTime(after_=began),
+            )
+        )
+        # No run of the deployment was asked for by chidao: the server's trigger answers the event.
+        by_chidao = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+        )
+    assert follow_up.state_name == "Completed"
+    assert [r for r in by_chidao if r.parameters.get("letter_ids")] == []
 
 
 def test_the_dispatch_flow_sends_what_is_due(chidao_env: str, mini_directive: Path, sink: Path) -> None:
@@ -167,8 +200,9 @@ def test_the_dispatch_flow_sends_what_is_due(chidao_env: str, mini_directive: Pa
     with transaction(chidao_env) as session:
         root = list_letters(session, cascade_id=summary.cascade_id)[0]
         approval.approve(session, root.id, "so-gd")
-    assert dispatch([root.id]) == {"sent": 6, "failed": 0, "pending": 0}
-    assert dispatch() == {"sent": 0, "failed": 0, "pending": 0}
+    sent = dispatch([root.id])
+    assert (sent.count("sent"), sent.count("failed"), sent.count("pending")) == (6, 0, 0)
+    assert dispatch().deliveries == []  # nothing is sent twice
     with transaction(chidao_env) as session:
         sent_in = {e.flow_run_id for e in history(session, summary.cascade_id) if e.kind == "message.sent"}
         drafted_in = {e.flow_run_id for e in history(session, summary.cascade_id) if e.kind == "letter.drafted"}

@@ -1,8 +1,10 @@
 """Production on loopback, as the README's production section does it: `prefect server start` on PostgreSQL,
 chidao's database on PostgreSQL (`chidao db upgrade`), a process work pool, `prefect deploy --all` from the
-repository, two workers, a cascade triggered through the API, approvals through the CLI (which queue the
-`dispatch` deployment), completion read through the Prefect client. Two workers at once send each message
-once and take distinct register numbers.
+repository, the global concurrency limit on SMTP connections, two workers, a cascade triggered through the
+API, approvals through the CLI (each says `chidao.letter.signed`, and the `dispatch` deployment's trigger starts
+the sending), completion read through the Prefect client. Two workers at once send each message once, take
+distinct register numbers and never hold more SMTP connections together than the limit; the runs carry names
+that say what they did, the cascade's table artifact agrees with `chidao reports status`.
 
 About two minutes; select it with `-m production`, leave it out with `-m "not production"`.
 """
@@ -10,16 +12,19 @@ About two minutes; select it with `-m production`, leave it out with `-m "not pr
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -30,9 +35,9 @@ import pytest
 from sqlalchemy import select
 
 from chidao import approval
-from db.cascades import get_cascade, inputs_of
+from db.cascades import get_cascade, inputs_of, letter_content
 from db.engine import engine_for, transaction
-from db.letters import list_letters
+from db.letters import get_letter, list_letters
 from db.models import LetterRecord, RecipientRecord
 from mail.sink import MaildirHandler, free_port, messages, start_sink
 from tests.conftest import LANGSON, POSTGRES, ROOT, _postgres_admin
@@ -43,6 +48,7 @@ BIN = Path(sys.executable).parent
 DIRECTIVE = "examples/langson/directive-hsg-2023.yaml"  # relative: the deployment runs from CHIDAO_HOME
 HIERARCHY = "examples/langson/hierarchy.yaml"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+SMTP_LIMIT = 4  # `prefect gcl create smtp-connections --limit 4`, as the README says
 
 
 class Slow(MaildirHandler):
@@ -55,6 +61,56 @@ class Slow(MaildirHandler):
         return await super().handle_DATA(server, session, envelope)
 
 
+class CountingProxy:
+    """A TCP relay on loopback in front of the SMTP sink that counts the connections open at once: what the
+    global concurrency limit is there to bound, seen from the mail server's side."""
+
+    def __init__(self, target: int) -> None:
+        self.target, self.open, self.most = target, 0, 0
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        with self._lock:
+            self.open += 1
+            self.most = max(self.most, self.open)
+        try:
+            with client, socket.create_connection(("127.0.0.1", self.target)) as server:
+                back = threading.Thread(target=self._pump, args=(server, client), daemon=True)
+                back.start()
+                self._pump(client, server)
+                back.join()
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self.open -= 1
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+    def stop(self) -> None:
+        self._listener.close()
+
+
 @dataclass
 class Production:
     api: str
@@ -62,6 +118,7 @@ class Production:
     env: dict[str, str]
     maildir: Path
     logs: Path
+    proxy: CountingProxy
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, name: str, *command: str, env: dict[str, str] | None = None) -> None:
@@ -145,6 +202,7 @@ def production(tmp_path_factory: pytest.TempPathFactory, signing_keys: Path) -> 
     with databases("prefect", "chidao") as urls:
         api = f"http://127.0.0.1:{free_port()}/api"
         smtp_port = free_port()
+        proxy = CountingProxy(smtp_port)
         base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CHIDAO_"))}
         env = {
             **base,
@@ -159,13 +217,13 @@ def production(tmp_path_factory: pytest.TempPathFactory, signing_keys: Path) -> 
             "CHIDAO_HOME": str(ROOT),
             "CHIDAO_DATABASE_URL": urls["chidao"].replace("postgresql://", "postgresql+psycopg://"),
             "CHIDAO_DATA_DIR": str(tmp / "data"),
-            "CHIDAO_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "CHIDAO_SMTP_URL": f"smtp://127.0.0.1:{proxy.port}",  # through the counting relay
             "CHIDAO_DISPATCH": "deployment",
             "CHIDAO_KEYS": str(signing_keys),  # the keys the approvers sign with (the session's trial PKI)
         }
         logs = tmp / "logs"
         logs.mkdir()
-        stack = Production(api, env["CHIDAO_DATABASE_URL"], env, tmp / "mail", logs)
+        stack = Production(api, env["CHIDAO_DATABASE_URL"], env, tmp / "mail", logs, proxy)
         sink = start_sink(stack.maildir, smtp_port, Slow(stack.maildir))
         try:
             with stack.diagnosed():
@@ -180,6 +238,7 @@ def production(tmp_path_factory: pytest.TempPathFactory, signing_keys: Path) -> 
                 stack.run(str(BIN / "chidao"), "db", "upgrade")  # while the server migrates its own database
                 wait_healthy(api, stack.procs["server"])
                 stack.run(str(BIN / "prefect"), "work-pool", "create", "chidao", "--type", "process")
+                stack.run(str(BIN / "prefect"), "gcl", "create", "smtp-connections", "--limit", str(SMTP_LIMIT))
                 for name in ("worker-1", "worker-2"):  # one run at a time each, so both take part
                     stack.start(name, str(BIN / "prefect"), "worker", "start", "--pool", "chidao", "--name", name,
                                 "--limit", "1")  # fmt: skip
@@ -190,6 +249,7 @@ def production(tmp_path_factory: pytest.TempPathFactory, signing_keys: Path) -> 
             yield stack
         finally:
             stack.stop()
+            proxy.stop()
             sink.stop()
             engine_for(stack.chidao_url).dispose()
 
@@ -236,17 +296,52 @@ def dispatch_counts(client: Any, run_id: UUID, timeout: float = 20) -> dict[str,
     raise AssertionError(f"dispatch run {run_id} logged no counts")
 
 
-def queued_run(output: str) -> UUID:
-    """The dispatch run `chidao approve` says it queued."""
-    found = re.search(r"Dispatch queued on the Prefect server: flow run \S+ \(([0-9a-f-]{36})\)", output)
-    assert found, output
-    return UUID(found.group(1))
+def dispatch_runs(client: Any) -> list[Any]:
+    """Every run of the dispatch deployment so far (its trigger's, its schedule's, the ones asked for)."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    runs: list[Any] = client.read_flow_runs(
+        deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["dispatch"]))
+    )
+    return runs
+
+
+def triggered_for(client: Any, letter_ids: list[int], timeout: float = 60) -> list[UUID]:
+    """The dispatch runs the deployment's trigger started for these letters' chidao.letter.signed events."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = {
+            str(r.parameters.get("letter_id")): r.id for r in dispatch_runs(client) if r.parameters.get("letter_id")
+        }
+        if all(str(i) in runs for i in letter_ids):
+            return [runs[str(i)] for i in letter_ids]
+        assert time.monotonic() < deadline, f"no dispatch run was triggered for letters {letter_ids}: {sorted(runs)}"
+        time.sleep(0.5)
+
+
+def latest_artifact(client: Any, key: str) -> Any:
+    """The newest version of an artifact: a table's rows, a markdown artifact's text."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    (artifact, *_) = client.read_artifacts(
+        artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1
+    )
+    data = artifact.data
+    return json.loads(data) if artifact.type == "table" and isinstance(data, str) else data
+
+
+def named_runs(client: Any, flow: str) -> list[Any]:
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    runs: list[Any] = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow])))
+    return runs
 
 
 def test_deploy_all_makes_a_deployment_of_every_flow_on_the_pool(production: Production) -> None:
     with production.diagnosed(), prefect_client(production.api) as client:
         deployments = {f"{d.name}": d for d in client.read_deployments()}
-        assert set(deployments) == {"cascade", "dispatch", "remind"}
+        assert set(deployments) == {"cascade", "dispatch", "remind", "approved"}
         assert {d.work_pool_name for d in deployments.values()} == {"chidao"}
         assert client.read_work_pool("chidao").type == "process"
         (schedule,) = deployments["remind"].schedules
@@ -295,7 +390,8 @@ def test_a_cascade_through_the_api_then_cli_approvals_dispatch_once_through_two_
             )
             for path in others
         ]
-        queued = [queued_run(production.run(chidao, "approve", str(root), "--as", "stttt-langson-pgd-lan"))]
+        said = production.run(chidao, "approve", str(root), "--as", "stttt-langson-pgd-lan")
+        assert "Announced to the Prefect server (chidao.letter.signed)" in said, said
         wait_completed(client, paper)
 
         # The other districts sign without sending, and two sweeps of everything due are queued at once, one for
@@ -320,9 +416,40 @@ def test_a_cascade_through_the_api_then_cli_approvals_dispatch_once_through_two_
         ]
         outputs = [p.communicate(timeout=60)[0] for p in approvals]
         assert [p.returncode for p in approvals] == [0, 0], outputs
-        queued += [queued_run(out) for out in outputs]
-        wait_completed(client, queued + sweeps)
-        sent_by_runs = sum(dispatch_counts(client, run)["sent"] for run in queued + sweeps)
+        triggered = triggered_for(client, [root, districts["183.VHTT"], cao_loc_2])
+        wait_completed(client, triggered + sweeps)
+        # Every run of the deployment (its 5-minute schedule may have added one) over, each telling its counts.
+        every = [r.id for r in dispatch_runs(client) if r.state.type.value != "SCHEDULED"]
+        wait_completed(client, every)
+        sent_by_runs = sum(dispatch_counts(client, run)["sent"] for run in every)
+
+        # The runs say what they did; the signatures' own runs ran in the shells that signed.
+        with transaction(production.chidao_url) as session:
+            reference = {i: letter_content(get_letter(session, i)).reference for i in (root, districts["183.VHTT"])}
+        (opened,) = [r.name for r in named_runs(client, "cascade") if r.name.startswith("cascade 1:")]
+        assert re.fullmatch(rf"cascade 1: {re.escape(reference[root])} → \d+ units", opened), opened
+        signed = {r.name: r.state.type.value for r in named_runs(client, "approved")}
+        assert signed[f"approved {reference[root]} by stttt-langson-pgd-lan"] == "COMPLETED", signed
+        assert signed[f"approved {reference[districts['183.VHTT']]} by vhtt-caoloc-tp"] == "COMPLETED", signed
+        names = {r.id: r.name for r in named_runs(client, "dispatch")}
+        assert names[triggered[0]] == f"dispatch {reference[root]}"
+        assert names[triggered[1]] == f"dispatch {reference[districts['183.VHTT']]}"
+
+        # The cascade's table artifact, as the last step left it, says what `chidao reports status` says.
+        table = latest_artifact(client, "cascade-1")
+        status = json.loads(production.run(chidao, "reports", "status", "1", "--json"))
+        assert [{k: row[k] for k in level} for row, level in zip(table, status["levels"], strict=True)] == status[
+            "levels"
+        ]
+        assert [row["letters_signed"] for row in table][:2] == [1, 11]
+        # A signed letter's artifact holds the letter as signed, its number in it.
+        letter = latest_artifact(client, f"letter-1-{districts['183.VHTT']}")
+        assert reference[districts["183.VHTT"]].split("/")[0] in letter and "Số:" in letter
+
+        # The reminders' sweep, asked for a day, is named for it and completes.
+        sweep = trigger(client, "remind/remind", {"at": "2024-02-19T02:00:00+00:00"})
+        wait_completed(client, [sweep])
+        assert client.read_flow_run(sweep).name == "remind 19/02/2024"
 
     with transaction(production.chidao_url) as session:
         numbered = session.execute(
@@ -345,6 +472,8 @@ def test_a_cascade_through_the_api_then_cli_approvals_dispatch_once_through_two_
     ]
     assert sorted(received) == expected
     assert sent_by_runs == len(expected)
+    # Two workers sending at once never held more SMTP connections together than the limit allows.
+    assert 2 <= production.proxy.most <= SMTP_LIMIT, production.proxy.most
     # Both workers ran flow runs; the record of cascade 1 holds and names the runs that made it.
     for worker in ("worker-1", "worker-2"):
         assert "submitting flow run" in production.log(worker), worker
