@@ -48,11 +48,24 @@ class ReadOnly(Refused):
 
 
 def acts_for(hierarchy: Hierarchy, unit_code: str, person: str) -> bool:
-    """Approver or reporter of the unit."""
+    """Approver, drafter or reporter of the unit."""
     if unit_code not in hierarchy:
         return False
     unit = hierarchy.unit(unit_code)
-    return any(p.id == person for p in (*unit.approvers, *unit.reporters))
+    return any(p.id == person for p in (*unit.approvers, *unit.drafters, *unit.reporters))
+
+
+def heads(hierarchy: Hierarchy, unit_code: str, person: str) -> str | None:
+    """The unit, or the nearest unit above it, this person approves for (a district's head over her
+    communes): its code, else None."""
+    code: str | None = unit_code
+    while code is not None and code in hierarchy:
+        unit = hierarchy.unit(code)
+        if any(p.id == person for p in unit.approvers):
+            return code
+        above = hierarchy.parent(code)
+        code = above.code if above is not None else None
+    return None
 
 
 def directs(hierarchy: Hierarchy, cascade: Cascade, person: str) -> bool:
@@ -81,6 +94,47 @@ def check_letter(session: Session, reader: Reader, letter: LetterRecord) -> Hier
         if any(acts_for(hierarchy, code, reader.id) for code in addressed):
             return hierarchy
     raise NotVisible(reader, f"letter {letter.id} of unit {letter.unit_code}", letter.cascade_id, letter.id)
+
+
+def check_subtree(session: Session, reader: Reader, cascade_id: int, unit_code: str) -> Hierarchy:
+    """A unit's part of a cascade (the unit and every unit under it) is followed by the department, auditors,
+    and the approvers of that unit or of a unit above it (a district's head follows her communes)."""
+    cascade = get_cascade(session, cascade_id)
+    _, hierarchy = inputs_of(session, cascade)
+    if unit_code in hierarchy and (
+        reader.auditor or directs(hierarchy, cascade, reader.id) or heads(hierarchy, unit_code, reader.id)
+    ):
+        return hierarchy
+    raise NotVisible(reader, f"the units under {unit_code} in cascade {cascade_id}", cascade_id)
+
+
+def own_units(session: Session, reader: Reader) -> dict[str, str]:
+    """The units this person acts for in any cascade's hierarchy, code -> name (every unit that received a
+    letter, for an auditor)."""
+    found: dict[str, str] = {}
+    for cascade in session.scalars(select(Cascade).order_by(Cascade.id.desc())):
+        _, hierarchy = inputs_of(session, cascade)
+        if reader.auditor:
+            codes: list[str] = list(
+                session.scalars(
+                    select(RecipientRecord.unit_code)
+                    .join(LetterRecord, LetterRecord.id == RecipientRecord.letter_id)
+                    .where(LetterRecord.cascade_id == cascade.id)
+                    .distinct()
+                )
+            )
+        else:
+            codes = [code for code in hierarchy.graph if acts_for(hierarchy, code, reader.id)]
+        for code in codes:
+            if code in hierarchy:
+                found.setdefault(code, hierarchy.unit(code).name)
+    return found
+
+
+def check_unit(session: Session, reader: Reader, unit_code: str) -> None:
+    """A unit's incoming register is read by its own people and by auditors."""
+    if not (reader.auditor or unit_code in own_units(session, reader)):
+        raise NotVisible(reader, f"the letters received by {unit_code}", None)
 
 
 def check_request(session: Session, reader: Reader, request: ReportRequest) -> Hierarchy:

@@ -1,6 +1,6 @@
 """The desk's accounts: who may sign in, their Argon2 password hashes, and throttled sign-in.
 
-An account is a person the hierarchy names (an approver or reporter of some unit: what they may do is
+An account is a person the hierarchy names (an approver, drafter or reporter of some unit: what they may do is
 decided by the cascade's own hierarchy snapshot, never by the account), or an auditor, who reads
 everything and changes nothing. Functions take the session; the caller commits.
 """
@@ -39,21 +39,24 @@ class AccountError(Exception):
 
 
 def people(hierarchy: Hierarchy) -> dict[str, str]:
-    """Everyone the hierarchy names, by id: approvers and reporters of every unit."""
+    """Everyone the hierarchy names, by id: approvers, drafters and reporters of every unit."""
     found: dict[str, str] = {}
     for code in hierarchy.graph:
         unit = hierarchy.unit(code)
-        for person in (*unit.approvers, *unit.reporters):
+        for person in (*unit.approvers, *unit.drafters, *unit.reporters):
             found.setdefault(person.id, person.name)
     return found
 
 
 def units_of(hierarchy: Hierarchy, person_id: str) -> list[str]:
-    """The units a person acts for: approves the letters of, or reports for."""
+    """The units a person acts for: approves or prepares the letters of, or reports for."""
     return [
         code
         for code in hierarchy.graph
-        if any(p.id == person_id for p in (*hierarchy.unit(code).approvers, *hierarchy.unit(code).reporters))
+        if any(
+            p.id == person_id
+            for p in (*hierarchy.unit(code).approvers, *hierarchy.unit(code).drafters, *hierarchy.unit(code).reporters)
+        )
     ]
 
 

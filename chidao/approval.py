@@ -1,4 +1,10 @@
-"""Approving, editing and rejecting letters: the head signs, the clerk numbers and dates.
+"""Preparing, approving, editing and sending back letters: the drafter prepares, the head signs, the clerk
+numbers and dates.
+
+A unit whose hierarchy entry names drafters (chuyên viên) has its drafts prepared by them: a draft is with
+its drafter until they submit it (`submit`), then with the approvers, who sign it (`approve`) or send it back
+with a reason (`reject`), and it is with the drafter again. A unit without drafters keeps the plain flow: its
+approvers edit and sign.
 
 Functions take the session; the caller commits. A refused attempt raises NotAllowed (a Refused), which
 the caller records with chidao.refusals.record_refusal() in a transaction of its own.
@@ -8,75 +14,54 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
-from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chidao.edits import LetterEdit, alters, apply_edits, recorded_edits
 from chidao.refusals import Refused
 from chidao.settings import settings
 from db import events
+from db.base import utcnow
 from db.cascades import get_cascade, inputs_of, letter_content
 from db.letters import get_letter
-from db.models import Event, LetterRecord
+from db.models import Event, LetterRecord, Register
 from db.registers import next_number
 from hierarchy.graph import Hierarchy
 from hierarchy.model import Signer
-from inputs.limits import EDIT
-from inputs.sources import InputError, read_source, validate
-from letters.content import Letter, LetterSection
+from letters.content import Letter
 from letters.derive import Citation, derived_letter, root_letter
 from letters.render import render_markdown, sha256
 from letters.signer import NoPosition, signer_for
 
 OUT = ("approved", "sent")  # states in which a letter has been signed and numbered
 OPEN = ("draft", "rejected")  # states in which an approver may still act
-
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+DRAFTER_ACTIONS = ("edit", "regenerate", "submit")  # what a unit's drafters may do besides its approvers
 
 
 class ApprovalError(Exception):
-    """An approval action that cannot be done; the message says why."""
+    """An approval action that cannot be done; the message says why (for operators and the record), `words`
+    the same for the person at the desk, in Vietnamese."""
+
+    def __init__(self, message: str, words: str | None = None) -> None:
+        super().__init__(message)
+        self.words = words or "Không thực hiện được thao tác này trên văn bản."
 
 
 class NotAllowed(Refused):
     def __init__(self, user: str, letter: LetterRecord, action: str, approvers: list[str]) -> None:
         names = ", ".join(approvers) or "nobody"
+        who = "may" if action in DRAFTER_ACTIONS else "approvers"
         super().__init__(
-            f"{user!r} may not {action} letter {letter.id} of unit {letter.unit_code} (approvers: {names})",
+            f"{user!r} may not {action} letter {letter.id} of unit {letter.unit_code} ({who}: {names})",
             user=user,
             cascade_id=letter.cascade_id,
             action=action,
             letter_id=letter.id,
         )
-
-
-class EditSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: Text
-    items: list[Text] = Field(min_length=1)
-
-
-class LetterEdit(BaseModel):
-    """An approver's edit: the sections (same shape as a directive's), and optionally the opening or closing."""
-
-    model_config = ConfigDict(extra="forbid")
-    opening: Text | None = None
-    sections: list[EditSection] = Field(min_length=1)
-    closing: Text | None = None
-
-
-def load_edit(path: str | Path) -> LetterEdit:
-    """Read an edit file; InputError names the file and line of each problem."""
-    src = read_source(path, EDIT)
-    if not isinstance(src.data, dict):
-        raise InputError([src.problem((), "expected a mapping with 'sections' (and optionally 'opening', 'closing')")])
-    return validate(LetterEdit, src)
 
 
 def today() -> date:
@@ -85,6 +70,38 @@ def today() -> date:
 
 def approvers_of(hierarchy: Hierarchy, unit_code: str) -> list[str]:
     return [a.id for a in hierarchy.unit(unit_code).approvers]
+
+
+def drafters_of(hierarchy: Hierarchy, unit_code: str) -> list[str]:
+    """Who prepares the unit's letters (none: its approvers do)."""
+    return [d.id for d in hierarchy.unit(unit_code).drafters]
+
+
+def waiting_for(hierarchy: Hierarchy, letter: LetterRecord) -> str | None:
+    """Whose move it is on a letter: "drafter" (being prepared, or sent back), "approver" (to sign or send
+    back), None (signed)."""
+    if letter.status not in OPEN:
+        return None
+    if drafters_of(hierarchy, letter.unit_code) and letter.submitted_at is None:
+        return "drafter"
+    return "approver"
+
+
+def returned_reason(session: Session, letter_id: int) -> tuple[str, str, datetime] | None:
+    """Why the letter was last sent back, by whom and when, unless it was submitted or signed since; else
+    None."""
+    last = session.scalars(
+        select(Event)
+        .where(
+            Event.letter_id == letter_id,
+            Event.kind.in_(("letter.rejected", "letter.submitted", "letter.approved")),
+        )
+        .order_by(Event.seq.desc())
+        .limit(1)
+    ).first()
+    if last is None or last.kind != "letter.rejected":
+        return None
+    return str(json.loads(last.payload)["reason"]), last.actor, last.at
 
 
 def signer_of(hierarchy: Hierarchy, unit_code: str, user: str) -> Signer:
@@ -99,8 +116,11 @@ def signer_of(hierarchy: Hierarchy, unit_code: str, user: str) -> Signer:
 
 
 def _authorise(session: Session, letter: LetterRecord, user: str, action: str) -> Hierarchy:
+    """Approvers may do everything to their unit's letters; drafters prepare them (DRAFTER_ACTIONS)."""
     _, hierarchy = inputs_of(session, get_cascade(session, letter.cascade_id))
     allowed = approvers_of(hierarchy, letter.unit_code)
+    if action in DRAFTER_ACTIONS:
+        allowed += [d for d in drafters_of(hierarchy, letter.unit_code) if d not in allowed]
     if user not in allowed:
         raise NotAllowed(user, letter, action, allowed)
     return hierarchy
@@ -114,16 +134,35 @@ def authorise(session: Session, letter_id: int, user: str, action: str) -> Lette
     return letter
 
 
+def _done(letter: LetterRecord, action: str) -> ApprovalError:
+    return ApprovalError(
+        f"letter {letter.id} is already {letter.status}; it cannot be {action}",
+        "Văn bản này đã được ký và cấp số, không còn chờ xử lý.",
+    )
+
+
 def _check_open(session: Session, letter: LetterRecord, action: str) -> None:
     if letter.status not in OPEN:
-        raise ApprovalError(f"letter {letter.id} is already {letter.status}; it cannot be {action}")
+        raise _done(letter, action)
     if letter.parent_id is not None:
         parent = session.get_one(LetterRecord, letter.parent_id)
         if parent.status not in OUT:
             raise ApprovalError(
                 f"letter {letter.id} cites letter {parent.id} of {parent.unit_code}, which is still {parent.status}: "
-                "that letter must be approved first"
+                "that letter must be approved first",
+                "Văn bản cấp trên mà văn bản này trích dẫn chưa được ký, nên chưa thể ký văn bản này.",
             )
+
+
+def _check_holder(hierarchy: Hierarchy, letter: LetterRecord, user: str, action: str) -> None:
+    """A drafter works on a letter while it is with them; once submitted it is the approvers'."""
+    if user in approvers_of(hierarchy, letter.unit_code):
+        return
+    if waiting_for(hierarchy, letter) != "drafter":
+        raise ApprovalError(
+            f"letter {letter.id} has been submitted to its approvers; its drafter cannot {action} it now",
+            "Văn bản đã trình lãnh đạo ký; chuyên viên chỉ sửa được khi văn bản được trả lại.",
+        )
 
 
 def _check_deadline(session: Session, letter: LetterRecord, issued_on: date) -> None:
@@ -144,7 +183,9 @@ def _check_deadline(session: Session, letter: LetterRecord, issued_on: date) -> 
     if due is not None and due < issued_on:
         raise ApprovalError(
             f"letter {letter.id} asks its recipients to report by {due:%d/%m/%Y}, already past on "
-            f"{issued_on:%d/%m/%Y}, the day it would be signed: the issuer must set a later deadline"
+            f"{issued_on:%d/%m/%Y}, the day it would be signed: the issuer must set a later deadline",
+            f"Văn bản yêu cầu báo cáo trước ngày {due:%d/%m/%Y}, ngày đó đã qua: không ký được văn bản đặt hạn đã "
+            "qua. Đơn vị phát hành cần đặt hạn mới.",
         )
 
 
@@ -159,9 +200,10 @@ def edit(
 ) -> LetterRecord:
     """Replace a draft's sections (and opening/closing); the generated draft is kept and the diff logged."""
     letter = get_letter(session, letter_id)
-    _authorise(session, letter, user, "edit")
+    hierarchy = _authorise(session, letter, user, "edit")
     if letter.status not in OPEN:
-        raise ApprovalError(f"letter {letter.id} is already {letter.status}; it cannot be edited")
+        raise _done(letter, "edited")
+    _check_holder(hierarchy, letter, user, "edit")
     after = apply_edits(letter_content(letter), [change])
     old_markdown = letter.markdown
     if letter.generated is None:
@@ -181,39 +223,6 @@ def edit(
     return letter
 
 
-def apply_edits(letter: Letter, changes: Iterable[LetterEdit]) -> Letter:
-    """The letter with each edit applied in turn: sections replaced, opening and closing where given."""
-    for change in changes:
-        letter = letter.model_copy(
-            update={
-                "sections": tuple(LetterSection(title=s.title, items=tuple(s.items)) for s in change.sections),
-                "opening": change.opening or letter.opening,
-                "closing": change.closing or letter.closing,
-            }
-        )
-    return letter
-
-
-def edits_since_generated(events: Iterable[tuple[str, str]]) -> list[LetterEdit]:
-    """A letter's edits, from its (kind, payload) events in order; a regeneration drops the ones before it."""
-    edits: list[LetterEdit] = []
-    for kind, payload in events:
-        if kind == "letter.regenerated":
-            edits = []
-        elif kind == "letter.edited":
-            edits.append(LetterEdit.model_validate(json.loads(payload)["edit"]))
-    return edits
-
-
-def recorded_edits(session: Session, letter_id: int) -> list[LetterEdit]:
-    rows = session.execute(
-        select(Event.kind, Event.payload)
-        .where(Event.letter_id == letter_id, Event.kind.in_(("letter.edited", "letter.regenerated")))
-        .order_by(Event.seq)
-    ).all()
-    return edits_since_generated((kind, payload) for kind, payload in rows)
-
-
 def approve(
     session: Session,
     letter_id: int,
@@ -223,22 +232,29 @@ def approve(
     on: date | None = None,
     pin: str | None = None,
     on_paper: bool = False,
+    expect: str | None = None,
 ) -> LetterRecord:
     """Sign: check who and when, apply an edit, take the register's next number, date it, freeze it, and issue
     it as a PDF with the approver's and the body's digital signatures (pin unlocks the approver's key; on
     paper: signed by hand, the body's signature alone). A signature that cannot be made raises
-    SigningRefused and nothing is numbered (the caller rolls back and records the attempt)."""
+    SigningRefused and nothing is numbered (the caller rolls back and records the attempt).
+
+    expect: the SHA-256 of the letter as the approver was shown it, numbered and dated (`preview`); if the
+    letter to be signed differs in any way (an edit since, another number taken, another day), LetterChanged
+    is raised before anything is signed."""
     from chidao import issuing
     from signing.keys import KeyProblem
 
     letter = get_letter(session, letter_id)
     hierarchy = _authorise(session, letter, user, "approve")
     _check_open(session, letter, "approved")
+    if not on_paper:
+        _check_submitted(hierarchy, letter)
     try:
         issuing.check_signers(letter.unit_code, None if on_paper else user)
     except KeyProblem as exc:
         raise issuing.SigningRefused(exc, user=user, letter=letter) from None
-    if change is not None:
+    if change is not None and alters(letter, change):
         edit(session, letter_id, user, change)
     signer = signer_of(hierarchy, letter.unit_code, user)
     issued_on = on or today()
@@ -246,6 +262,8 @@ def approve(
     number = next_number(session, letter.unit_code, issued_on.year)
     final = letter_content(letter).model_copy(update={"number": number, "issued_on": issued_on, "signer": signer})
     _store(letter, final)
+    if expect is not None and letter.sha256 != expect:  # the caller rolls back: the number is given back
+        raise LetterChanged(letter.id)
     letter.number, letter.year, letter.issued_on, letter.status = number, issued_on.year, issued_on, "approved"
     events.record(
         session,
@@ -298,7 +316,8 @@ def regenerate(session: Session, letter_id: int, user: str) -> LetterRecord:
     letter = get_letter(session, letter_id)
     hierarchy = _authorise(session, letter, user, "regenerate")
     if letter.status not in OPEN:
-        raise ApprovalError(f"letter {letter.id} is already {letter.status}; it cannot be regenerated")
+        raise _done(letter, "regenerated")
+    _check_holder(hierarchy, letter, user, "regenerate")
     cascade = get_cascade(session, letter.cascade_id)
     directive, _ = inputs_of(session, cascade)
     if letter.kind == "report":  # a BÁO CÁO: rebuilt from the reports in hand now, late ones included
@@ -312,27 +331,128 @@ def regenerate(session: Session, letter_id: int, user: str) -> LetterRecord:
         fresh = derived_letter(directive, hierarchy, letter.unit_code, cite, cascade.draft_date)
     assert fresh is not None, "a stored letter always has something to pass down"
     _store(letter, fresh)
-    letter.generated, letter.status = None, "draft"
+    letter.generated, letter.status = None, "draft"  # a unit's drafter still has it, until they submit it
     events.record(
         session, letter.cascade_id, "letter.regenerated", user, {"sha256": letter.sha256}, letter_id=letter.id
     )
     return letter
 
 
-def reject(session: Session, letter_id: int, user: str, reason: str) -> LetterRecord:
+def reject(session: Session, letter_id: int, user: str, reason: str, change: LetterEdit | None = None) -> LetterRecord:
+    """Send a draft back with the reason: to its drafter, if the unit has drafters (the letter is theirs
+    again, the reason shown to them); else it stays with the approvers, marked sent back. An edit typed with
+    it is kept."""
     letter = get_letter(session, letter_id)
-    _authorise(session, letter, user, "reject")
+    hierarchy = _authorise(session, letter, user, "reject")
     if letter.status != "draft":
-        raise ApprovalError(f"letter {letter.id} is {letter.status}; only a draft can be rejected")
+        raise ApprovalError(
+            f"letter {letter.id} is {letter.status}; only a draft can be rejected",
+            "Chỉ trả lại được dự thảo đang chờ ký; văn bản này đã được trả lại hoặc đã ký.",
+        )
+    if waiting_for(hierarchy, letter) == "drafter":
+        raise ApprovalError(
+            f"letter {letter.id} is with its drafter, not submitted yet: there is nothing to send back",
+            "Văn bản còn ở chuyên viên soạn thảo, chưa trình ký: chưa có gì để trả lại.",
+        )
     if not reason.strip():
-        raise ApprovalError("a rejection needs a reason")
-    letter.status = "rejected"
-    events.record(session, letter.cascade_id, "letter.rejected", user, {"reason": reason.strip()}, letter_id=letter.id)
+        raise ApprovalError("a rejection needs a reason", "Hãy ghi lý do trả lại.")
+    if change is not None and alters(letter, change):
+        edit(session, letter_id, user, change)
+    drafters = drafters_of(hierarchy, letter.unit_code)
+    letter.status, letter.submitted_at = "rejected", None
+    payload: dict[str, object] = {"reason": reason.strip()}
+    if drafters:
+        payload["to"] = drafters
+    events.record(session, letter.cascade_id, "letter.rejected", user, payload, letter_id=letter.id)
     return letter
 
 
+def submit(session: Session, letter_id: int, user: str, change: LetterEdit | None = None) -> LetterRecord:
+    """The drafter hands the draft (with the edit typed, if any) to the unit's approvers to sign."""
+    letter = get_letter(session, letter_id)
+    hierarchy = _authorise(session, letter, user, "submit")
+    if letter.status not in OPEN:
+        raise _done(letter, "submitted")
+    if not drafters_of(hierarchy, letter.unit_code):
+        raise ApprovalError(
+            f"unit {letter.unit_code} has no drafters: its approvers sign its drafts as they are",
+            "Đơn vị này không có chuyên viên soạn thảo: lãnh đạo ký trực tiếp dự thảo.",
+        )
+    if waiting_for(hierarchy, letter) != "drafter":
+        raise ApprovalError(
+            f"letter {letter.id} has been submitted already; it waits for its approvers",
+            "Văn bản đã trình lãnh đạo, đang chờ ký.",
+        )
+    if change is not None and alters(letter, change):
+        edit(session, letter_id, user, change)
+    letter.status, letter.submitted_at = "draft", utcnow()
+    events.record(
+        session,
+        letter.cascade_id,
+        "letter.submitted",
+        user,
+        {"sha256": letter.sha256, "to": approvers_of(hierarchy, letter.unit_code)},
+        letter_id=letter.id,
+    )
+    return letter
+
+
+class LetterChanged(ApprovalError):
+    """The letter to be signed is not the one the approver was shown."""
+
+    def __init__(self, letter_id: int) -> None:
+        super().__init__(
+            f"letter {letter_id} is not the letter the approver was shown (edited since, or another number or "
+            "day): nothing was signed",
+            "Văn bản đã thay đổi kể từ khi anh/chị xem (có người sửa, hoặc số, ngày đã khác). Chưa ký: hãy xem "
+            "lại văn bản dưới đây rồi ký.",
+        )
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A letter exactly as it would be signed now: its number the register's next, today's date, the
+    approver's signature block; sha256 is what `approve(expect=…)` checks."""
+
+    letter: Letter
+    number: int
+    issued_on: date
+    sha256: str
+
+
+def preview(
+    session: Session, letter_id: int, user: str, change: LetterEdit | None = None, on: date | None = None
+) -> Preview:
+    """What approve() would sign: nothing is written, no number is taken (ApprovalError as approve())."""
+    letter = get_letter(session, letter_id)
+    hierarchy = _authorise(session, letter, user, "approve")
+    _check_open(session, letter, "approved")
+    _check_submitted(hierarchy, letter)
+    content = letter_content(letter)
+    if change is not None:
+        content = apply_edits(content, [change])
+    issued_on = on or today()
+    _check_deadline(session, letter, issued_on)
+    last = session.scalar(
+        select(Register.last_number).where(Register.unit_code == letter.unit_code, Register.year == issued_on.year)
+    )
+    number = (last or 0) + 1
+    signer = signer_of(hierarchy, letter.unit_code, user)
+    final = content.model_copy(update={"number": number, "issued_on": issued_on, "signer": signer})
+    return Preview(final, number, issued_on, sha256(render_markdown(final)))
+
+
+def _check_submitted(hierarchy: Hierarchy, letter: LetterRecord) -> None:
+    if waiting_for(hierarchy, letter) == "drafter":
+        raise ApprovalError(
+            f"letter {letter.id} is with its drafter: it is signed once they submit it",
+            "Văn bản còn ở chuyên viên soạn thảo; lãnh đạo ký sau khi chuyên viên trình.",
+        )
+
+
 def pending(session: Session, user: str | None = None) -> list[LetterRecord]:
-    """Open letters whose letter above has gone out, that user (if given) may approve."""
+    """Open letters whose letter above has gone out, waiting for that user (if given): to sign (an approver,
+    once a unit's drafter has submitted it) or to prepare (a drafter, until they submit it)."""
     rows = session.scalars(
         select(LetterRecord)
         .where(LetterRecord.status.in_(OPEN))
@@ -350,7 +470,17 @@ def pending(session: Session, user: str | None = None) -> list[LetterRecord]:
             continue
         if user is not None:
             _, hierarchy = inputs_of(session, get_cascade(session, row.cascade_id))
-            if user not in approvers_of(hierarchy, row.unit_code):
+            if user not in holders(hierarchy, row):
                 continue
         out.append(row)
     return out
+
+
+def holders(hierarchy: Hierarchy, letter: LetterRecord) -> list[str]:
+    """The people a letter waits for now."""
+    match waiting_for(hierarchy, letter):
+        case "drafter":
+            return drafters_of(hierarchy, letter.unit_code)
+        case "approver":
+            return approvers_of(hierarchy, letter.unit_code)
+    return []

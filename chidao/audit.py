@@ -26,8 +26,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chidao.approval import ApprovalError, LetterEdit, apply_edits, edits_since_generated, signer_of
+from chidao.approval import ApprovalError, signer_of
 from chidao.documents import check_documents
+from chidao.edits import LetterEdit, apply_edits, edits_since_generated
 from db.cascades import get_cascade, inputs_of, letter_content
 from db.events import GENESIS, event_hash, history
 from db.models import (

@@ -64,7 +64,9 @@ _READ: dict[tuple[tuple[str, str], ...], Settings] = {}
 
 
 def quiet_prefect() -> None:
-    """Embedded defaults for Prefect: no telemetry (the network is loopback only), a quiet ephemeral server."""
+    """Embedded defaults for Prefect: no telemetry (the network is loopback only), a quiet console (warnings
+    only), while the flows' own INFO lines still reach Prefect's API and show in its UI."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")

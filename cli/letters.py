@@ -125,30 +125,84 @@ def _recipients(session: Any, letter_id: int) -> list[Any]:
 
 
 @letters.command("pending")
-@click.option("--as", "user", help="Only what this person may approve")
+@click.option("--as", "user", help="Only what this person may approve (or, a drafter, prepare)")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
 def letters_pending(user: str | None, as_json: bool) -> None:
-    """Drafts whose letter above has gone out, waiting for their unit's approver."""
-    from chidao.approval import pending
-    from db.cascades import letter_content
+    """Drafts whose letter above has gone out, waiting for their unit's approver (or, in a unit with drafters,
+    for its drafter until they submit it), with the reason of the last sending back."""
+    from chidao.approval import pending, returned_reason, waiting_for
+    from db.cascades import get_cascade, inputs_of, letter_content
     from db.engine import transaction
 
     with transaction(database()) as session:
+        entries: list[dict[str, Any]] = []
+        for row in pending(session, user):
+            _, hierarchy = inputs_of(session, get_cascade(session, row.cascade_id))
+            returned = returned_reason(session, row.id)
+            entries.append(
+                {
+                    "id": row.id,
+                    "cascade": row.cascade_id,
+                    "unit": row.unit_code,
+                    "status": row.status,
+                    "waits_for": waiting_for(hierarchy, row),
+                    "issuer": letter_content(row).issuer_name,
+                    "area": letter_content(row).place,
+                    "subject": row.subject,
+                    "returned": {"reason": returned[0], "by": returned[1], "at": returned[2].isoformat()}
+                    if returned
+                    else None,
+                }
+            )
+    if as_json:
+        emit_json(entries)
+        return
+    for e in entries:
+        click.echo(
+            f"{e['id']:>6}  c{e['cascade']}  {e['status']:<8} {e['unit']:<12} {e['issuer']} ({e['area']})"
+            f"  [{e['waits_for']}]"
+        )
+        if e["returned"]:
+            click.echo(f"        sent back by {e['returned']['by']}: {e['returned']['reason']}")
+    click.echo(f"{len(entries)} letter(s) waiting" + (f" for {user}." if user else "."))
+
+
+@letters.command("received")
+@click.option("--unit", required=True, help="The receiving unit (code)")
+@click.option("--year", type=int, help="Only this year's register")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document")
+def letters_received(unit: str, year: int | None, as_json: bool) -> None:
+    """The unit's incoming register (văn bản đến): every letter it received, with its số đến (a number per
+    year from 1, in the order they arrived) and the day it arrived. Letters not entered yet are entered now."""
+    from chidao.incoming import received, register_received, sender_name
+    from db.engine import transaction
+
+    with transaction(database()) as session:
+        register_received(session, unit)
         entries = [
             {
-                "id": row.id,
-                "cascade": row.cascade_id,
-                "unit": row.unit_code,
-                "status": row.status,
-                "issuer": letter_content(row).issuer_name,
-                "area": letter_content(row).place,
-                "subject": row.subject,
+                "number": r.number,
+                "year": r.entry.year,
+                "received_on": r.received_on.isoformat(),
+                "letter": r.letter.id,
+                "cascade": r.letter.cascade_id,
+                "kind": r.letter.kind,
+                "from": r.sender,
+                "sender": sender_name(session, r.letter),
+                "reference": r.content.reference,
+                "issued_on": r.content.issued_on.isoformat() if r.content.issued_on else None,
+                "doc_type": r.content.doc_type,
+                "subject": r.content.subject,
+                "report_request": r.request_id,
             }
-            for row in pending(session, user)
+            for r in received(session, unit, year)
         ]
     if as_json:
         emit_json(entries)
         return
     for e in entries:
-        click.echo(f"{e['id']:>6}  c{e['cascade']}  {e['status']:<8} {e['unit']:<12} {e['issuer']} ({e['area']})")
-    click.echo(f"{len(entries)} letter(s) waiting" + (f" for {user}." if user else "."))
+        click.echo(
+            f"{e['number']:>4}/{e['year']}  {e['received_on']}  {e['reference']:<16} {e['sender']}: "
+            f"{e['doc_type']} {e['subject']}  (letter {e['letter']})"
+        )
+    click.echo(f"{len(entries)} letter(s) received by {unit}.")

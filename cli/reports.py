@@ -95,24 +95,23 @@ def remind(at: Any) -> None:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
-    from chidao.dispatch import smtp_config
-    from chidao.reminders import sweep
+    from flows.remind import remind as sweep
 
     moment = at.replace(tzinfo=ZoneInfo(settings().timezone)) if at else datetime.now(UTC)
-    report = sweep(database(), smtp_config(), moment)
-    day = report.day.strftime("%d/%m/%Y")
-    if not report.working_day:
+    database()
+    report = sweep(at=moment)  # a Prefect flow run, in the embedded default too
+    day = datetime.fromisoformat(report["day"]).strftime("%d/%m/%Y")
+    if not report["working_day"]:
         click.echo(f"{day} is not a working day: nobody is reminded.")
-        _consolidate_due(None, report.day)
-        return
-    click.echo(
-        f"Sweep of {day}: {report.count('due_soon')} reminder(s) before the deadline, "
-        f"{report.count('overdue')} overdue, {report.count('escalation')} escalation(s)."
-    )
-    for notice in report.notices:
-        if notice.status != "sent":
-            click.echo(f"  {notice.kind} for {notice.unit} <{notice.to}>: {notice.status}", err=True)
-    _consolidate_due(None, report.day)
+    else:
+        click.echo(
+            f"Sweep of {day}: {report['due_soon']} reminder(s) before the deadline, "
+            f"{report['overdue']} overdue, {report['escalation']} escalation(s)."
+        )
+        for kind, unit, to, status in report["not_sent"]:
+            click.echo(f"  {kind} for {unit} <{to}>: {status}", err=True)
+    for letter_id, unit in report["drafted"]:
+        click.echo(f"Consolidated report {letter_id} of {unit} drafted; it waits for approval.")
 
 
 _STATE_WORDS = {

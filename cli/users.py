@@ -29,8 +29,8 @@ def _new_password(password_stdin: bool) -> str:
 def users_add(
     account_id: str, hierarchy_file: str | None, auditor: bool, name: str | None, password_stdin: bool
 ) -> None:
-    """Give a person an account: an approver or reporter the hierarchy names (what they may do follows from
-    the hierarchy), or an auditor."""
+    """Give a person an account: an approver, drafter or reporter the hierarchy names (what they may do
+    follows from the hierarchy), or an auditor."""
     from chidao.accounts import AccountError, add_account, people, units_of
     from db.engine import transaction
 
@@ -45,7 +45,7 @@ def users_add(
             h = load_hierarchy(hierarchy_file)
         named = people(h)
         if account_id not in named:
-            fail(f"{hierarchy_file}: no approver or reporter has the id {account_id!r}", 2)
+            fail(f"{hierarchy_file}: no approver, drafter or reporter has the id {account_id!r}", 2)
         name = name or named[account_id]
         units = units_of(h, account_id)
     elif not name:

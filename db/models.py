@@ -73,6 +73,9 @@ class LetterRecord(Base):
     subject: Mapped[str] = mapped_column(Text)
     content: Mapped[str] = mapped_column(Text, doc="JSON of letters.content.Letter")
     generated: Mapped[str | None] = mapped_column(Text, doc="the content as generated, kept once an approver edits it")
+    submitted_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, doc="a unit with drafters: when the drafter submitted it to the approvers (None: with the drafter)"
+    )
     markdown: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -232,3 +235,35 @@ class SignInAttempt(Base):
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     ok: Mapped[bool] = mapped_column(default=False)
+
+
+class IncomingEntry(Base):
+    """A unit's incoming register (sổ đăng ký văn bản đến): each letter it received, numbered per year from 1
+    (số đến) in the order they arrived, with the day it arrived."""
+
+    __tablename__ = "incoming"
+    __table_args__ = (UniqueConstraint("unit_code", "year", "number"), UniqueConstraint("unit_code", "letter_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_code: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer, doc="số đến")
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, doc="when the mail server accepted its copy")
+    received_on: Mapped[date] = mapped_column(Date, doc="ngày đến, on the office's calendar")
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WorkNotice(Base):
+    """An e-mail telling a person that a letter waits for them (a draft to prepare, to sign, sent back);
+    the key (letter, what, round) is unique, so each goes once."""
+
+    __tablename__ = "work_notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), doc="to_sign, to_draft, returned")
+    to_email: Mapped[str] = mapped_column(String(300))
+    people: Mapped[str] = mapped_column(Text, doc="the names it is addressed to")
+    status: Mapped[str] = mapped_column(String(20), default="sending", doc="sending, sent, failed")
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from chidao import approval
+from chidao import approval, edits
 from cli import main
 from db.cascades import letter_content
 from db.engine import transaction
@@ -70,9 +70,9 @@ def test_an_edit_is_kept_with_its_diff_and_survives_the_letter_above(
 ) -> None:
     with transaction(database_url) as session:
         draft = letter_content(session.get_one(LetterRecord, letters["901.P"]))
-    change = approval.LetterEdit(
+    change = edits.LetterEdit(
         sections=[
-            approval.EditSection(title=s.title, items=[*s.items, "Phối hợp với Phòng Giáo dục và Đào tạo."])
+            edits.EditSection(title=s.title, items=[*s.items, "Phối hợp với Phòng Giáo dục và Đào tạo."])
             for s in draft.sections
         ]
     )
@@ -143,7 +143,7 @@ def test_concurrent_approvals_in_one_unit_get_consecutive_numbers(database_url: 
 def test_a_rejected_edited_draft_can_be_regenerated(database_url: str, letters: dict[str, int]) -> None:
     with transaction(database_url) as session:
         generated = session.get_one(LetterRecord, letters["90.S"]).markdown
-        change = approval.LetterEdit(sections=[approval.EditSection(title="Một mục duy nhất.", items=["Làm ngay."])])
+        change = edits.LetterEdit(sections=[edits.EditSection(title="Một mục duy nhất.", items=["Làm ngay."])])
         approval.edit(session, letters["90.S"], "so-gd", change)
         approval.reject(session, letters["90.S"], "so-gd", "Sửa sai")
         assert "Một mục duy nhất." in session.get_one(LetterRecord, letters["90.S"]).markdown

@@ -156,12 +156,12 @@ def test_an_event_recorded_in_vietnam_time_verifies(sqlite_url: str) -> None:
 def test_an_edited_letter_is_derived_again_from_its_recorded_edit(cascade: str) -> None:
     """Tây's draft is edited before and after the department's letter goes out, then signed: verify re-derives
     it from the directive, the hierarchy and the two recorded edits, and catches a consistent forgery."""
-    from chidao import approval
+    from chidao import approval, edits
     from db.cascades import letter_content
     from db.models import LetterRecord
     from letters.render import render_markdown, sha256
 
-    edit = approval.LetterEdit.model_validate(
+    edit = edits.LetterEdit.model_validate(
         {
             "opening": "Thực hiện chỉ đạo của Sở, Phòng đề nghị các đơn vị thực hiện như sau:",
             "sections": [{"title": "1. Các xã", "items": ["Tuyên truyền trên loa truyền thanh xã."]}],
@@ -169,7 +169,7 @@ def test_an_edited_letter_is_derived_again_from_its_recorded_edit(cascade: str) 
     )
     with transaction(cascade) as session:
         approval.edit(session, 3, "p902-tp", edit)
-        second = approval.LetterEdit.model_validate(
+        second = edits.LetterEdit.model_validate(
             {"sections": [{"title": "1. Các xã", "items": ["Tuyên truyền trên loa và trang thông tin điện tử."]}]}
         )
         approval.approve(session, 3, "p902-tp", change=second)
@@ -195,13 +195,13 @@ def test_an_edited_letter_is_derived_again_from_its_recorded_edit(cascade: str) 
 def test_an_edit_made_before_the_letter_above_goes_out_survives_its_rederivation(
     chidao_env: str, mini_directive: Path
 ) -> None:
-    from chidao import approval
+    from chidao import approval, edits
     from db.cascades import letter_content
     from db.models import LetterRecord
     from tests.steps import SIGNED, draft_cascade
 
     ids = draft_cascade(chidao_env, mini_directive)
-    change = approval.LetterEdit.model_validate(
+    change = edits.LetterEdit.model_validate(
         {"closing": "Phòng đề nghị các xã thực hiện nghiêm./.", "sections": [{"title": "1. Các xã", "items": ["Làm."]}]}
     )
     with transaction(chidao_env) as session:

@@ -3,6 +3,7 @@ who may see and do what, CSRF, throttled sign-in, escaping, and that the desk an
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -54,6 +55,43 @@ class Person:
         self.get("/sign-in")
         return self.post("/sign-in", {"account": account, "password": password, "next": "/"})
 
+    def sign(self, letter_id: int) -> httpx.Response:
+        """As an approver does: the letter, review it as it will be signed, sign it."""
+        shown = self.post(f"/letters/{letter_id}/confirm", form_fields(self.get(f"/letters/{letter_id}").text))
+        assert shown.status_code == 200 and "Xem lại trước khi ký" in shown.text, shown.text[-2000:]
+        return self.post(f"/letters/{letter_id}/approve", signing_form(shown.text))
+
+
+def form_fields(page: str) -> dict[str, str]:
+    """The letter form's fields as the page shows them (what a browser would post)."""
+    fields = {}
+    for name, value in re.findall(r'<input type="(?:text|hidden)" id="[^"]*" name="([^"]+)" value="([^"]*)"', page):
+        fields[name] = html.unescape(value)
+    for name, value in re.findall(r'<textarea id="[^"]*" name="([^"]+)"[^>]*>(.*?)</textarea>', page, re.DOTALL):
+        fields[name] = html.unescape(value)
+    base = re.search(r'name="base" value="([^"]+)"', page)
+    if base:
+        fields["base"] = base.group(1)
+    return fields
+
+
+def signing_form(page: str) -> dict[str, str]:
+    """The confirmation page's signing form: what it carries."""
+    form = page[page.index('id="sign"') :]
+    found = {
+        name: html.unescape(value)
+        for name, value in re.findall(r'<textarea name="([^"]+)" hidden>(.*?)</textarea>', form, re.DOTALL)
+    }
+    expect = re.search(r'name="expect" value="([^"]+)"', form)
+    assert expect is not None
+    found["expect"] = expect.group(1)
+    return found
+
+
+def letter_messages(maildir: Path) -> list[bytes]:
+    """The messages that carry letters (not the notices telling people a letter waits for them)."""
+    return [m for m in messages(maildir) if b"Message-ID: <notice-" not in m]
+
 
 @pytest.fixture
 def desk(
@@ -101,11 +139,13 @@ def test_cao_loc_head_approves_and_the_letter_goes_to_its_recipients(desk: Any) 
     head = desk.person("vhtt-caoloc-tp")
     letter = desk.letters["183.VHTT"]
     assert f"/letters/{letter}" in head.get("/inbox").text
-    before = len(messages(desk.maildir))
+    before = len(letter_messages(desk.maildir))
     page = head.get(f"/letters/{letter}")
-    assert page.status_code == 200 and "Ký duyệt và gửi đến" in page.text
-    done = head.post(f"/letters/{letter}/approve")
-    sent = len(messages(desk.maildir)) - before
+    assert page.status_code == 200 and "Xem lại trước khi ký" in page.text
+    direct = head.post(f"/letters/{letter}/approve")  # not through the confirmation: it is shown first
+    assert direct.status_code == 200 and "Ký số và gửi đến" in direct.text and _status(desk.url, letter) == "draft"
+    done = head.sign(letter)
+    sent = len(letter_messages(desk.maildir)) - before
     assert done.status_code == 200 and f"Đã gửi đến {sent} nơi nhận, 0 lỗi" in done.text
     assert sent > 5 and _status(desk.url, letter) == "sent"
 
@@ -302,7 +342,10 @@ def test_users_add_names_only_people_of_the_hierarchy(chidao_env: str) -> None:
     unknown = runner.invoke(
         main, ["users", "add", "ai-do", "--hierarchy", hierarchy, "--password-stdin"], input="x" * 12
     )
-    assert unknown.exit_code == 2 and "hierarchy.yaml: no approver or reporter has the id 'ai-do'" in unknown.output
+    assert (
+        unknown.exit_code == 2
+        and "hierarchy.yaml: no approver, drafter or reporter has the id 'ai-do'" in unknown.output
+    )
     short = runner.invoke(
         main, ["users", "add", "kt", "--auditor", "--name", "Kiểm tra", "--password-stdin"], input="ngắn\n"
     )
@@ -406,7 +449,7 @@ def test_the_department_sees_a_failed_delivery_and_sends_it_again(
             try:
                 head.sign_in("vhtt-caoloc-tp")
                 head.get(f"/letters/{ids['183.VHTT']}")
-                signed = head.post(f"/letters/{ids['183.VHTT']}/approve")
+                signed = head.sign(ids["183.VHTT"])
                 assert re.search(r"Đã gửi đến \d+ nơi nhận, 1 lỗi", signed.text)
                 department.sign_in("stttt-langson-gd")
                 cascade = _cascade_of_letter(sqlite_url, ids["183.VHTT"])
@@ -415,10 +458,10 @@ def test_the_department_sees_a_failed_delivery_and_sends_it_again(
                 auditor.sign_in("kiemtra")
                 assert "Gửi lại" not in auditor.get(f"/cascades/{cascade}").text
                 refusing.refuse.clear()  # the commune's mailbox works again
-                before = len(messages(maildir))
+                before = len(letter_messages(maildir))
                 again = department.post(f"/cascades/{cascade}/resend", {"letter": ids["183.VHTT"], "unit": "06184"})
                 assert "Đã đưa 1 nơi nhận vào hàng gửi lại" in again.text and "550 5.1.1" not in again.text
-                assert len(messages(maildir)) == before + 1
+                assert len(letter_messages(maildir)) == before + 1
                 assert auditor.post(f"/cascades/{cascade}/resend", {"letter": ids["183.VHTT"]}).status_code == 403
             finally:
                 for who in (head, department, auditor):
@@ -500,7 +543,7 @@ def _cao_loc_signed_and_its_clerk(desk: Any) -> tuple[Person, int]:
     """Cao Lộc's letter signed and sent; the Đồng Đăng clerk signed in, on the form of the report it owes."""
     head = desk.person("vhtt-caoloc-tp")
     head.get(f"/letters/{desk.letters['183.VHTT']}")
-    head.post(f"/letters/{desk.letters['183.VHTT']}/approve")
+    head.sign(desk.letters["183.VHTT"])
     desk.now.move_to(datetime(2024, 2, 19, 9, tzinfo=VN))  # the communes' deadline has passed
     clerk = desk.person("vhxh-06184")
     request = _request(desk, "06184")

@@ -66,7 +66,7 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
         assert page.locator(f"a[href='/letters/{letter}']").count() == 1
         page.screenshot(path=str(screenshots / "desk-1-inbox.png"), full_page=True)
         page.click(f"a[href='/letters/{letter}']")
-        printed = page.frame_locator("iframe.page")
+        printed = page.locator(".sheet")
         assert printed.locator("text=Thực hiện Công văn số").count() >= 1
         page.screenshot(path=str(screenshots / "desk-2-draft.png"), full_page=True)
         items = page.locator("#section-0-items")
@@ -79,7 +79,12 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
         assert printed.locator(f"text={EDITED}").count() == 1
         page.screenshot(path=str(screenshots / "desk-3-edited.png"), full_page=True)
         before = len(messages(sink))
-        page.click("button:has-text('Ký duyệt và gửi đến')")
+        page.click("button:has-text('Xem lại trước khi ký')")  # the page shows the letter exactly as it will be signed
+        page.wait_for_selector("h1:has-text('Xem lại trước khi ký')")
+        assert page.locator(".sheet", has_text=EDITED).count() == 1
+        assert page.locator(".sheet", has_text="Số: 01/VHTT").count() == 1
+        page.screenshot(path=str(screenshots / "desk-3b-confirm.png"), full_page=True)
+        page.click("button:has-text('Ký số và gửi đến')")
         notice = page.locator("[role=status]")
         notice.wait_for()
         sent = messages(sink)[before:]

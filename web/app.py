@@ -40,7 +40,7 @@ from web.pages import (
     render_page,
     see_other,
 )
-from web.routes import cascades, letters, reports, signin, start
+from web.routes import cascades, letters, received, reports, signin, start
 from web.session import Signer, load_secret
 
 # Pages other than the audit replay run no script at all; the printed page may be framed by the desk only.
@@ -54,23 +54,25 @@ REPLAY_PATH = re.compile(r"/cascades/\d+/replay")
 
 def create_app(url: str | None = None, hierarchy: Path | None = None) -> FastAPI:
     """The desk on the database at url (default: CHIDAO_DATABASE_URL), migrated first; new cascades are
-    started on the hierarchy file given (default: CHIDAO_HIERARCHY)."""
+    started on the hierarchy file given (default: CHIDAO_HIERARCHY). The flows it runs (a cascade, what
+    follows a signature) read CHIDAO_DATABASE_URL themselves, as on a worker: url must be the same database."""
     conf = settings()
     url = url or conf.url
     upgrade(url)
     served = hierarchy or conf.hierarchy
-    planner = starts.Starts(conf.data_dir / "directives")
+    planner = starts.Starts(conf.data_dir / "directives", url)
     desk = Desk(
         url=url,
         signer=Signer(load_secret(conf.secret_key, conf.data_dir)),
         hierarchy=served,
         zone=ZoneInfo(conf.timezone),
         starts=planner,
-        approvers=_approvers(planner.hierarchy(served)) if served else None,
+        approvers=_people(planner.hierarchy(served), "approvers") if served else None,
+        drafters=_people(planner.hierarchy(served), "drafters") if served else None,
     )
     app = FastAPI(title="chidao", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.desk = desk
-    for area in (signin, letters, reports, cascades, start):
+    for area in (signin, letters, received, reports, cascades, start):
         app.include_router(area.router)
     _handlers(app, desk)
 
@@ -97,8 +99,9 @@ def secured(response: Response, path: str) -> Response:
     return response
 
 
-def _approvers(h: Hierarchy) -> frozenset[str]:
-    return frozenset(p.id for code in h.graph for p in h.unit(code).approvers)
+def _people(h: Hierarchy, role: str) -> frozenset[str]:
+    """Everyone the hierarchy names as its units' approvers (or drafters)."""
+    return frozenset(p.id for code in h.graph for p in getattr(h.unit(code), role))
 
 
 # --- errors ------------------------------------------------------------------------------------------

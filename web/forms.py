@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chidao.approval import LetterEdit
+from chidao.edits import LetterEdit
 from inputs.vietnamese import nfc
 from letters.content import Letter
 from reports.content import ReportContent, figure

@@ -3,6 +3,7 @@ templates/desk/, and the errors every route may raise."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from chidao.access import Reader
 from chidao.approval import ApprovalError
 from chidao.reporting import ReportError
 from chidao.settings import settings
+from chidao.words import unit_label, vn_number
 from db.engine import transaction
 from db.models import Account
 from letters.render import environment
@@ -31,8 +33,11 @@ from web import starts
 from web.session import COOKIE, LIFETIME, DeskSession, Signer, same_token
 
 STATUS_WORDS = {"draft": "Dự thảo", "rejected": "Bị trả lại", "approved": "Đã ký", "sent": "Đã gửi"}
+# Where an open letter is: with its drafter (units that have drafters), or waiting for its approvers.
+WAIT_WORDS = {"drafter": "Chuyên viên đang soạn", "approver": "Chờ lãnh đạo ký"}
 DELIVERY_WORDS = {"pending": "chưa gửi được, sẽ gửi lại", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi"}
 REPORT_WORDS = {"open": "Chưa nộp", "received": "Đã nộp đúng hạn", "late": "Đã nộp muộn"}
+KIND_WORDS = {"letter": "Văn bản", "report": "Báo cáo"}
 MAX_BODY = 12 * 1024 * 1024  # a report's attachment (10 MB) and its form; anything larger is refused unread
 
 
@@ -60,6 +65,7 @@ class Desk:
     zone: ZoneInfo
     starts: starts.Starts
     approvers: frozenset[str] | None  # of the served hierarchy: who is shown the inbox (None: everyone)
+    drafters: frozenset[str] | None = None  # of the served hierarchy: who prepares letters (shown the inbox too)
 
 
 class BodyLimit:
@@ -141,6 +147,7 @@ def signed_in(request: Request) -> Reader:
         auditor = account.role == "auditor"
         request.state.account_name, request.state.auditor = account.name, auditor
         request.state.approver = not auditor and (desk.approvers is None or account.id in desk.approvers)
+        request.state.drafter = not auditor and desk.drafters is not None and account.id in desk.drafters
         return Reader(account.id, auditor)
 
 
@@ -176,12 +183,17 @@ def render_page(request: Request, template: str, status: int = 200, **context: A
             me_name=getattr(request.state, "account_name", None),
             auditor=getattr(request.state, "auditor", False),
             approver=getattr(request.state, "approver", False),
+            drafter=getattr(request.state, "drafter", False),
             path=request.url.path,
             status_words=STATUS_WORDS,
+            wait_words=WAIT_WORDS,
             report_words=REPORT_WORDS,
             delivery_words=DELIVERY_WORDS,
+            kind_words=KIND_WORDS,
             explain=explain,
             dmy=dmy,
+            num=vn_number,
+            unit_label=unit_label,
             **context,
         )
     )
@@ -219,20 +231,38 @@ def acting(action: Any) -> Any:
     try:
         return action()
     except (ApprovalError, ReportError) as exc:
-        raise Problem(in_vietnamese(str(exc))) from None
+        raise Problem(in_vietnamese(exc)) from None
 
 
 def unsent(exc: Exception) -> str:
+    logging.getLogger("chidao.desk").warning("signed letters not sent: %s: %s", type(exc).__name__, exc)
     return (
-        f"Văn bản đã ký nhưng chưa gửi được ({type(exc).__name__}: {exc}). Các bản chưa gửi vẫn nằm trong hàng "
-        "gửi; quản trị viên gửi lại bằng lệnh chidao dispatch sau khi sửa cấu hình thư."
+        "Văn bản đã ký nhưng chưa gửi được: hệ thống chưa kết nối được máy chủ thư hoặc máy chủ điều phối. Các "
+        "bản chưa gửi vẫn nằm trong hàng gửi và sẽ được gửi lại; quản trị viên xem chi tiết trong nhật ký máy chủ."
     )
 
 
-def in_vietnamese(message: str) -> str:
-    """The library's messages are for operators; the common ones in the users' words."""
+# What the library's refusals mean, for those that carry no words of their own (chidao.reporting).
+_REPORT_WORDS = (
+    ("is over", "Tệp đính kèm lớn hơn 10 MB."),
+    ("owes no report", "Đơn vị chưa phải nộp báo cáo này (văn bản có thể chưa đến đơn vị)."),
+    ("no report request", "Không có yêu cầu báo cáo này."),
+)
+
+
+def in_vietnamese(error: Exception | str) -> str:
+    """A refusal of chidao's services in the users' words: an ApprovalError carries its own; the others are
+    matched on their message (the operators' English stays in the server's record)."""
+    words = getattr(error, "words", None)
+    if isinstance(words, str):
+        return words
+    message = str(error)
     if "must be approved first" in message:
-        return "Văn bản cấp trên chưa được ký, nên chưa thể ký văn bản này. (" + message + ")"
+        return "Văn bản cấp trên chưa được ký, nên chưa thể ký văn bản này."
     if "is already" in message or "only a draft" in message:
-        return "Văn bản này đã được xử lý, không còn chờ duyệt. (" + message + ")"
-    return "Không thực hiện được: " + message
+        return "Văn bản này đã được xử lý, không còn chờ duyệt."
+    for pattern, vietnamese in _REPORT_WORDS:
+        if pattern in message:
+            return vietnamese
+    logging.getLogger("chidao.desk").info("refused without words of its own: %s", message)
+    return "Không thực hiện được thao tác này."

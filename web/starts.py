@@ -88,8 +88,8 @@ class Job:
 
 
 class Starts:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, url: str | None = None) -> None:
+        self.folder, self.url = folder, url  # url: the database whose waiting letters are told by e-mail
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._hierarchy: tuple[tuple[Path, float], Hierarchy] | None = None
@@ -156,6 +156,10 @@ class Starts:
         try:
             summary = cascade_flow(CascadeParams(directive=str(path), hierarchy=str(hierarchy_path), actor=job.actor))
             job.cascade_id, job.letters, job.state = summary.cascade_id, summary.letters, "done"
+            if self.url:  # the department's letter waits for its approvers (or its drafters): tell them
+                from chidao import notices
+
+                notices.notify_quietly(self.url)
         except Exception as exc:  # shown on the job's page; the flow run keeps its own record
             job.error, job.state = f"{type(exc).__name__}: {exc}", "failed"
         finally:

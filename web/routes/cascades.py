@@ -1,4 +1,6 @@
-"""The department's and auditors' pages: cascades, one cascade's tree and deliveries, re-sending, replay."""
+"""Following cascades: the list, one cascade's tree (the department: every unit, with links to each unit's
+letter and report), a unit's part of it (a district's head: her communes), a cascade's letters, deliveries
+not made and re-sending, and the replay."""
 
 from __future__ import annotations
 
@@ -8,11 +10,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from chidao import access, approval
-from db.cascades import get_cascade, inputs_of
+from chidao.access import Reader
+from chidao.words import unit_label
+from db.cascades import get_cascade, inputs_of, letter_content
 from db.letters import get_letter
-from db.models import Cascade, LetterRecord, RecipientRecord
+from db.models import Cascade, LetterRecord, RecipientRecord, ReportRequest
+from hierarchy.graph import Hierarchy
+from web.listing import listing
 from web.pages import (
     Checked,
     Id,
@@ -28,45 +35,69 @@ from web.pages import (
 
 router = APIRouter()
 
+PER_PAGE = 50
+REPORT_STATES = {
+    "received": "đã báo cáo",
+    "late": "báo cáo muộn",
+    "overdue": "quá hạn",
+    "due": "chưa đến hạn",
+    "on_request": "báo cáo khi có yêu cầu",
+    "not_owed": "không phải báo cáo",
+}
+LETTER_STATES = {"draft": "dự thảo", "rejected": "bị trả lại", "approved": "đã ký", "sent": "đã gửi"}
+
 
 @router.get("/cascades", response_class=HTMLResponse)
-def cascades(request: Request) -> Response:
+def cascades(request: Request, q: str = "", page: str = "1") -> Response:
+    """The cascades this person follows: all of them (the department: those it issued; an auditor: every
+    one), or their own unit's part (a unit's head, with the units under it)."""
     reader = signed_in(request)
     with database(request) as db:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for cascade in db.scalars(select(Cascade).order_by(Cascade.id.desc())):
             directive, hierarchy = inputs_of(db, cascade)
-            if reader.auditor or access.directs(hierarchy, cascade, reader.id):
+            whole = reader.auditor or access.directs(hierarchy, cascade, reader.id)
+            own = [] if whole else _own_units(hierarchy, cascade, reader)
+            if whole or own:
                 rows.append(
                     {
                         "cascade": cascade,
                         "subject": directive.subject,
-                        "issuer": hierarchy.unit(cascade.issuer_code).name,
+                        "issuer": unit_label(hierarchy.unit(cascade.issuer_code)),
+                        "whole": whole,
+                        "own": [(code, unit_label(hierarchy.unit(code))) for code in own],
                     }
                 )
-    return render_page(request, "cascades.html.j2", cascades=rows)
+    found = listing(
+        rows,
+        q=q,
+        page=page,
+        text=lambda r: f"{r['cascade'].id} {r['subject']} {r['issuer']} {' '.join(n for _, n in r['own'])}",
+    )
+    return render_page(request, "cascades.html.j2", cascades=found)
+
+
+def _own_units(hierarchy: Hierarchy, cascade: Cascade, reader: Reader) -> list[str]:
+    """The units of the cascade this person approves for and that have units under them to follow."""
+    reached = {u.code for level in hierarchy.levels(cascade.issuer_code) for u in level}
+    return [
+        code
+        for code in reached
+        if hierarchy.has_children(code) and any(p.id == reader.id for p in hierarchy.unit(code).approvers)
+    ]
 
 
 @router.get("/cascades/{cascade_id}", response_class=HTMLResponse)
-def cascade_page(request: Request, cascade_id: Id, m: str = "") -> Response:
+def cascade_page(
+    request: Request, cascade_id: Id, m: str = "", q: str = "", state: str = "", page: str = "1"
+) -> Response:
     resent = int(m[7:]) if re.fullmatch(r"resent-\d{1,6}", m) else None
-    from chidao.status import cascade_status
-
     reader = signed_in(request)
     with database(request) as db:
         hierarchy = access.check_cascade(db, reader, cascade_id)
         cascade = get_cascade(db, cascade_id)
         directive, _ = inputs_of(db, cascade)
-        status, _ = cascade_status(db, cascade_id, approval.today())
-        states = {u.code: u for u in status.units}
-        units_in = set(states)
-
-        def node(code: str) -> dict[str, Any]:
-            return {
-                "state": states[code],
-                "children": [node(c.code) for c in hierarchy.sorted_children(code) if c.code in units_in],
-            }
-
+        part = _part(db, cascade, hierarchy, cascade.issuer_code, q, state, page)
         failed = db.execute(
             select(RecipientRecord, LetterRecord)
             .join(LetterRecord, LetterRecord.id == RecipientRecord.letter_id)
@@ -82,32 +113,163 @@ def cascade_page(request: Request, cascade_id: Id, m: str = "") -> Response:
             .where(LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "report")
             .order_by(LetterRecord.depth.desc(), LetterRecord.id)
         ).all()
-        letters = db.scalars(
-            select(LetterRecord)
-            .where(LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "letter")
-            .order_by(LetterRecord.depth, LetterRecord.id)
-        ).all()
         return render_page(
             request,
             "cascade.html.j2",
             cascade=cascade,
             subject=directive.subject,
-            issuer=hierarchy.unit(cascade.issuer_code).name,
-            levels=status.levels(),
-            overdue=status.overdue(),
-            tree=node(cascade.issuer_code),
-            failed=[{"recipient": r, "letter": letter} for r, letter in failed],
-            consolidated=consolidated,
-            letters=letters,
+            issuer=unit_label(hierarchy.unit(cascade.issuer_code)),
+            failed=[
+                {"recipient": r, "letter": letter, "from": unit_label(hierarchy.unit(letter.unit_code))}
+                for r, letter in failed
+            ],
+            consolidated=[(r, unit_label(hierarchy.unit(r.unit_code))) for r in consolidated],
             may_act=not reader.auditor,
             resent=resent,
+            part=part,
+            top=None,
         )
+
+
+@router.get("/cascades/{cascade_id}/units/{unit_code}", response_class=HTMLResponse)
+def unit_part(
+    request: Request, cascade_id: Id, unit_code: str, q: str = "", state: str = "", page: str = "1"
+) -> Response:
+    """A unit's part of a cascade: the units under it, who reported, late, overdue, with their letters and
+    reports (its head, the department above, auditors)."""
+    reader = signed_in(request)
+    with database(request) as db:
+        hierarchy = access.check_subtree(db, reader, cascade_id, unit_code)
+        cascade = get_cascade(db, cascade_id)
+        directive, _ = inputs_of(db, cascade)
+        part = _part(db, cascade, hierarchy, unit_code, q, state, page)
+        if not part["known"]:
+            raise Problem("Đơn vị này không nằm trong đợt triển khai.", 404)
+        return render_page(
+            request,
+            "cascade.html.j2",
+            cascade=cascade,
+            subject=directive.subject,
+            issuer=unit_label(hierarchy.unit(cascade.issuer_code)),
+            failed=None,
+            consolidated=None,
+            may_act=False,
+            resent=None,
+            part=part,
+            top=unit_label(hierarchy.unit(unit_code)),
+            whole=reader.auditor or access.directs(hierarchy, cascade, reader.id),
+        )
+
+
+def _part(
+    db: Session, cascade: Cascade, hierarchy: Hierarchy, top: str, q: str, state: str, page: str
+) -> dict[str, Any]:
+    """The units under `top` (and it) in tree order, each with its report's state, its own letter and its
+    report request; their counts by level; the overdue ones; one page of them as asked."""
+    from chidao.status import cascade_status
+
+    status, _ = cascade_status(db, cascade.id, approval.today())
+    states = {u.code: u for u in status.units}
+    letters = {
+        code: letter_id
+        for code, letter_id in db.execute(
+            select(LetterRecord.unit_code, LetterRecord.id).where(
+                LetterRecord.cascade_id == cascade.id, LetterRecord.kind == "letter"
+            )
+        ).all()
+    }
+    requests = {
+        code: request_id
+        for code, request_id in db.execute(
+            select(ReportRequest.unit_code, ReportRequest.id).where(ReportRequest.cascade_id == cascade.id)
+        ).all()
+    }
+    rows: list[dict[str, Any]] = []
+
+    def walk(code: str, depth: int, parent: tuple[str, str] | None) -> None:
+        children = [c.code for c in hierarchy.sorted_children(code) if c.code in states]
+        below = [states[c].report for c in children]
+        rows.append(
+            {
+                "code": code,
+                "label": unit_label(hierarchy.unit(code)),
+                "depth": depth,
+                "state": states[code],
+                "letter": letters.get(code),
+                "request": requests.get(code),
+                "parent": parent,
+                "children": len(children),
+                "reported": sum(s in ("received", "late") for s in below),
+                "overdue": sum(s == "overdue" for s in below),
+            }
+        )
+        for child in children:
+            walk(child, depth + 1, (code, unit_label(hierarchy.unit(code))))
+
+    known = top in states
+    if known:
+        walk(top, 0, None)
+    levels: list[dict[str, int]] = []
+    for row in rows:
+        while len(levels) <= row["depth"]:
+            levels.append({"units": 0, "letters_sent": 0, **dict.fromkeys(REPORT_STATES, 0)})
+        level = levels[row["depth"]]
+        level["units"] += 1
+        level["letters_sent"] += row["state"].letter == "sent"
+        level[row["state"].report] += 1
+    overdue = sorted(
+        (r for r in rows if r["state"].report == "overdue"), key=lambda r: (-r["state"].days_late, r["code"])
+    )
+    found = listing(
+        rows,
+        q=q,
+        state=state,
+        page=page,
+        text=lambda r: f"{r['code']} {r['label']} {r['parent'][1] if r['parent'] else ''}",
+        state_of=lambda r: r["state"].report,
+        states=REPORT_STATES,
+        per_page=PER_PAGE,
+    )
+    return {"known": known, "top": top, "levels": levels, "overdue": overdue, "units": found}
+
+
+@router.get("/cascades/{cascade_id}/letters", response_class=HTMLResponse)
+def cascade_letters(request: Request, cascade_id: Id, q: str = "", state: str = "", page: str = "1") -> Response:
+    """Every letter of the cascade (drafts, signed, the BÁO CÁO), searchable by number, subject and unit."""
+    reader = signed_in(request)
+    with database(request) as db:
+        hierarchy = access.check_cascade(db, reader, cascade_id)
+        cascade = get_cascade(db, cascade_id)
+        directive, _ = inputs_of(db, cascade)
+        rows: list[dict[str, Any]] = [
+            {
+                "letter": letter,
+                "content": letter_content(letter),
+                "label": unit_label(hierarchy.unit(letter.unit_code)),
+            }
+            for letter in db.scalars(
+                select(LetterRecord)
+                .where(LetterRecord.cascade_id == cascade_id)
+                .order_by(LetterRecord.kind, LetterRecord.depth, LetterRecord.id)
+            )
+        ]
+    found = listing(
+        rows,
+        q=q,
+        state=state,
+        page=page,
+        text=lambda r: f"{r['content'].reference} {r['content'].subject} {r['label']} {r['letter'].unit_code}",
+        state_of=lambda r: r["letter"].status,
+        states=LETTER_STATES,
+        per_page=PER_PAGE,
+    )
+    return render_page(request, "cascade_letters.html.j2", cascade=cascade, subject=directive.subject, letters=found)
 
 
 @router.post("/cascades/{cascade_id}/resend")
 def resend(request: Request, cascade_id: Id, form: Checked) -> Response:
-    from chidao.dispatch import send_signed
     from chidao.outbox import resend as put_back
+    from flows.approved import approved
 
     desk = the_desk(request)
     reader = signed_in(request)
@@ -122,7 +284,7 @@ def resend(request: Request, cascade_id: Id, form: Checked) -> Response:
     count = put_back(desk.url, letter_id, unit, actor=reader.id)
     if count:
         try:
-            send_signed(desk.url, [letter_id])
+            approved(letter_id, signed_by=reader.id, resent=True)
         except Exception as exc:  # back in the outbox: the next dispatch sends them
             raise Problem(unsent(exc), 500) from None
     return see_other(f"/cascades/{cascade_id}?m=resent-{count}")

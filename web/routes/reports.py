@@ -14,9 +14,11 @@ from starlette.datastructures import FormData, UploadFile
 from chidao import access, approval, reporting
 from chidao.access import Reader
 from chidao.reporting import ReportError
+from chidao.words import unit_label
 from db.cascades import get_cascade, inputs_of, letter_content
 from db.models import LetterRecord, Report, ReportAttachment, ReportRequest
 from web import forms
+from web.listing import listing
 from web.pages import (
     Checked,
     Id,
@@ -31,13 +33,25 @@ from web.pages import (
 router = APIRouter()
 
 
+REPORT_STATES = {"overdue": "Quá hạn", "open": "Chưa nộp", "received": "Đã nộp đúng hạn", "late": "Đã nộp muộn"}
+
+
 @router.get("/reports", response_class=HTMLResponse)
-def reports_owed(request: Request) -> Response:
+def reports_owed(request: Request, q: str = "", state: str = "", page: str = "1") -> Response:
     reader = signed_in(request)
     today = approval.today()
     with database(request) as db:
         rows = [_request_row(db, r, today) for r in ([] if reader.auditor else reporting.owed_by(db, reader.id))]
-    return render_page(request, "reports.html.j2", requests=rows)
+    found = listing(
+        rows,
+        q=q,
+        state=state,
+        page=page,
+        text=lambda r: f"{r['content'].reference} {r['content'].subject} {r['label']} {r['to_label']}",
+        state_of=lambda r: "overdue" if r["overdue"] else r["request"].status,
+        states=REPORT_STATES,
+    )
+    return render_page(request, "reports.html.j2", requests=found)
 
 
 @router.get("/reports/{request_id}", response_class=HTMLResponse)
@@ -93,6 +107,8 @@ def _request_row(db: Session, found: ReportRequest, today: Any) -> dict[str, Any
         "content": letter_content(letter),
         "unit": hierarchy.unit(found.unit_code),
         "to": hierarchy.unit(found.issuer_code),
+        "label": unit_label(hierarchy.unit(found.unit_code)),
+        "to_label": unit_label(hierarchy.unit(found.issuer_code)),
         "overdue": overdue,
         "days_late": directive.report.calendar().between(found.due, today) if overdue and found.due else 0,
     }

@@ -27,7 +27,7 @@ def home(request: Request) -> Response:
     reader = signed_in(request)
     if reader.auditor:
         return see_other("/cascades")
-    return see_other("/inbox" if request.state.approver else "/reports")
+    return see_other("/inbox" if request.state.approver or request.state.drafter else "/reports")
 
 
 @router.get("/sign-in", response_class=HTMLResponse)

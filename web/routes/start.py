@@ -1,6 +1,11 @@
-"""Starting a cascade from the desk: the directive pasted or uploaded, its plan, the run and its progress."""
+"""Starting a cascade from the desk: the directive composed on the form (web.compose) or pasted or uploaded as
+YAML, its plan, the run and its progress. Both ways give the same directive file, planned the same way."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -11,8 +16,10 @@ from chidao.access import Reader
 from chidao.refusals import Refused
 from inputs.sources import InputError
 from inputs.vietnamese import file_name
+from letters.doctypes import CODES
 from letters.render import render_html
-from web import starts
+from web import compose, starts
+from web.forms import FormErrors
 from web.pages import (
     Checked,
     Problem,
@@ -27,18 +34,22 @@ router = APIRouter()
 
 @router.get("/start", response_class=HTMLResponse)
 def start_page(request: Request) -> Response:
-    desk = the_desk(request)
-    _may_start(request, signed_in(request))
-    return render_page(request, "start.html.j2", hierarchy=desk.hierarchy, text="", errors=[], plan=None)
+    reader = signed_in(request)
+    _may_start(request, reader)
+    return _page(request, reader)
 
 
 @router.post("/start", response_class=HTMLResponse)
 async def plan(request: Request, form: Checked) -> Response:
+    """The form's fields (view=form), or a pasted or uploaded file: planned (view=yaml, the default), or read
+    into the form (view=fill)."""
     from starlette.concurrency import run_in_threadpool
 
-    desk = the_desk(request)
     reader = await run_in_threadpool(signed_in, request)
     _may_start(request, reader)
+    view = str(form.get("view") or "yaml")
+    if view == "form":
+        return await run_in_threadpool(_compose, request, reader, compose.posted(form))
     upload = form.get("file")
     text = str(form.get("text") or "")
     name = "ô nhập văn bản"
@@ -48,15 +59,11 @@ async def plan(request: Request, form: Checked) -> Response:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return render_page(
-                request,
-                "start.html.j2",
-                status=400,
-                hierarchy=desk.hierarchy,
-                text="",
-                errors=[f"{name}: không phải văn bản UTF-8"],
-                plan=None,
+            return await run_in_threadpool(
+                _page, request, reader, 400, text="", errors=[f"{name}: không phải văn bản UTF-8"], view="yaml"
             )
+    if view == "fill":
+        return await run_in_threadpool(_fill, request, reader, text, name)
     return await run_in_threadpool(_plan, request, reader, text, name)
 
 
@@ -66,10 +73,8 @@ def run(request: Request, form: Checked) -> Response:
     reader = signed_in(request)
     _may_start(request, reader)
     text = str(form.get("text") or "")
-    if desk.hierarchy is None:
-        raise Problem("Bàn làm việc chưa được chỉ định tệp hệ thống đơn vị (chidao serve --hierarchy).", 400)
     try:
-        job = desk.starts.start(text, desk.hierarchy, reader.id)
+        job = desk.starts.start(text, _served(request), reader.id)
     except starts.NotStarter as exc:
         raise exc.refused() from None
     except (InputError, starts.StartError) as exc:
@@ -87,37 +92,97 @@ def job(request: Request, job_id: str) -> Response:
     return render_page(request, "job.html.j2", job=found)
 
 
-def _plan(request: Request, reader: Reader, text: str, name: str) -> Response:
+def _plan(
+    request: Request, reader: Reader, text: str, name: str, form: tuple[compose.Fields, compose.Composed] | None = None
+) -> Response:
+    """The plan of the directive's text; `form`: the fields it was composed from, shown again as they were, and
+    what they composed (the loader's problems are told against the fields)."""
     desk = the_desk(request)
-    if desk.hierarchy is None:
-        raise Problem("Bàn làm việc chưa được chỉ định tệp hệ thống đơn vị (chidao serve --hierarchy).", 400)
+    fields, view = (None, "yaml") if form is None else (form[0], "form")
     try:
-        planned = desk.starts.plan(text, name, desk.hierarchy)
+        planned = desk.starts.plan(text, name, _served(request))
     except InputError as exc:
-        return render_page(
-            request,
-            "start.html.j2",
-            status=400,
-            hierarchy=desk.hierarchy,
-            text=text,
-            errors=[str(p) for p in exc.problems],
-            plan=None,
-        )
+        if form is None:
+            return _page(request, reader, 400, text=text, errors=[str(p) for p in exc.problems], view=view)
+        told = form[1].explain(exc.problems)
+        return _page(request, reader, 400, text=text, errors=told.values(), fields=fields, field_errors=told, view=view)
     except starts.StartError as exc:
-        return render_page(
-            request, "start.html.j2", status=400, hierarchy=desk.hierarchy, text=text, errors=[str(exc)], plan=None
-        )
-    may_start = reader.id in planned.starters
+        return _page(request, reader, 400, text=text, errors=[str(exc)], fields=fields, view=view)
+    if fields is None:  # the form shows the planned directive, to go on with it there
+        fields = compose.fields_of(planned.directive.model_dump(mode="json", by_alias=True, exclude_defaults=True))
+    return _page(
+        request,
+        reader,
+        text=text,
+        plan=planned,
+        fields=fields,
+        view=view,
+        may_start=reader.id in planned.starters,
+        first_html=render_html(planned.first),
+    )
+
+
+def _compose(request: Request, reader: Reader, fields: compose.Fields) -> Response:
+    try:
+        composed = compose.compose(fields)
+    except FormErrors as exc:
+        errors = exc.errors
+        return _page(request, reader, 400, errors=errors.values(), fields=fields, field_errors=errors, view="form")
+    return _plan(request, reader, composed.text(), compose.NAME, (fields, composed))
+
+
+def _fill(request: Request, reader: Reader, text: str, name: str) -> Response:
+    """A directive file read into the form, to go on with it there (checked when the form is planned)."""
+    try:
+        fields = compose.fields_from_text(text, name)
+    except InputError as exc:
+        return _page(request, reader, 400, text=text, errors=[str(p) for p in exc.problems], view="yaml")
+    return _page(request, reader, text=text, fields=fields, view="form")
+
+
+def _page(
+    request: Request,
+    reader: Reader,
+    status: int = 200,
+    *,
+    text: str = "",
+    errors: Iterable[str] = (),
+    plan: starts.Planned | None = None,
+    fields: compose.Fields | None = None,
+    field_errors: dict[str, str] | None = None,
+    view: str = "form",
+    **more: Any,
+) -> Response:
+    """The start page: the form (filled with `fields`, else empty), the YAML view, the plan if there is one."""
+    desk = the_desk(request)
+    hierarchy = desk.starts.hierarchy(desk.hierarchy) if desk.hierarchy is not None else None
+    issuers = compose.issuers(hierarchy, reader.id) if hierarchy is not None else []
     return render_page(
         request,
         "start.html.j2",
+        status=status,
         hierarchy=desk.hierarchy,
         text=text,
-        errors=[],
-        plan=planned,
-        may_start=may_start,
-        first_html=render_html(planned.first),
+        errors=list(errors),
+        plan=plan,
+        fields=compose.padded(fields or compose.blank(issuers)),
+        field_errors=field_errors or {},
+        view=view,
+        roles=hierarchy.roles if hierarchy is not None else {},
+        issuers=issuers,
+        labels=compose.LABELS,
+        rules=compose.RULES,
+        urgencies=compose.URGENCIES,
+        doc_types=list(CODES),
+        **more,
     )
+
+
+def _served(request: Request) -> Path:
+    served = the_desk(request).hierarchy
+    if served is None:
+        raise Problem("Bàn làm việc chưa được chỉ định tệp hệ thống đơn vị (chidao serve --hierarchy).", 400)
+    return served
 
 
 def _may_start(request: Request, reader: Reader) -> None:

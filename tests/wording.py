@@ -1,0 +1,30 @@
+"""Finding English on a page meant for Vietnamese readers.
+
+Vietnamese text written properly carries its diacritics, and a syllable written in plain ASCII still follows
+Vietnamese spelling: an initial consonant, a vowel nucleus, a final (`trang`, `nhanh`, `quy`). English words
+mostly do not (`error`, `sent`, `draft`, `page`), so any plain-ASCII word that is no Vietnamese syllable is
+reported, except codes (all capitals, or with digits), identifiers (`vhtt-caoloc-tp`, addresses) and the
+names the caller allows.
+"""
+
+from __future__ import annotations
+
+import re
+
+_INITIAL = r"(?:ngh|ng|gh|gi|kh|nh|ph|qu|th|tr|ch|[bcdghklmnprstvx])?"
+_NUCLEUS = r"(?:oai|oao|oay|uya|uyu|ai|ao|au|ay|eo|ia|iu|oa|oe|oi|oo|ua|ui|uy|[aeiouy])"
+_FINAL = r"(?:ch|nh|ng|[cmnpt])?"
+SYLLABLE = re.compile(f"^{_INITIAL}{_NUCLEUS}{_FINAL}$")
+_IDENTIFIER = re.compile(r"\S+@\S+|https?://\S+|\b[\w]+(?:[-_.:/][\w]+)+\b")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def english_words(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """The words of the text that are neither Vietnamese syllables, codes, identifiers nor allowed names."""
+    found: list[str] = []
+    for word in _WORD.findall(_IDENTIFIER.sub(" ", text)):
+        if not word.isascii() or word.isupper() or word in allowed:
+            continue
+        if not SYLLABLE.match(word.lower()):
+            found.append(word)
+    return found
