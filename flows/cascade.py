@@ -87,7 +87,8 @@ def open_cascade_task(params: CascadeParams) -> tuple[Begun, int]:
         if params.approved_by and get_letter(session, begun.root_letter_id).status in OPEN:
             approve(session, begun.root_letter_id, params.approved_by, on_paper=True)  # signed by hand: issue it now
         root = letter_content(get_letter(session, begun.root_letter_id))
-    _name_run(f"cascade {begun.cascade_id}: {root.reference} → {len(root.recipient_units)} units")
+    reference = root.reference if root.number else f"draft {root.reference.strip()}"  # unnumbered till signed
+    _name_run(f"cascade {begun.cascade_id}: {reference} → {len(root.recipient_units)} units")
     return begun, expected_letters(hierarchy, directive.issuer)
 
 

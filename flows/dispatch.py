@@ -45,13 +45,14 @@ def _name() -> str:
 
 @flow(name="dispatch", flow_run_name=_name)
 def dispatch(
-    letter_ids: list[int] | None = None, waiting: bool = False, letter_id: int | None = None
+    letter_ids: list[int] | None = None, waiting: bool = False, letter_id: int | str | None = None
 ) -> DispatchReport:
-    """Send what is due, for the given letters (letter_id: the one a chidao.letter.signed event names) or all
-    (waiting: deferred copies too, before their time); returns each delivery (the run's log has the counts)."""
+    """Send what is due, for the given letters (letter_id: the one a chidao.letter.signed event names, as text
+    when the deployment's trigger renders it from the event) or all (waiting: deferred copies too, before their
+    time); returns each delivery (the run's log has the counts)."""
     url = settings().url
     upgrade(url)
-    wanted = list(letter_ids or []) + ([letter_id] if letter_id else [])
+    wanted = list(letter_ids or []) + ([int(letter_id)] if letter_id else [])
     logger = get_run_logger()
     with in_flow_run(current_run_id()), publish.progress_artifact("Gửi thư điện tử"):
         report = send_letters(url, wanted) if wanted else send_due(url, waiting=waiting)
