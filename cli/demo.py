@@ -14,7 +14,7 @@ import click
 from cli.common import EXAMPLES
 
 if TYPE_CHECKING:
-    from mail.smtp import SmtpConfig
+    pass
 
 
 @dataclass
@@ -55,10 +55,12 @@ def dated_directive(example: Path, out: Path) -> Path:
 
 def run_demo(example: Path, output: Path | None = None) -> DemoResult:
     """Start a sink, run the cascade flow, approve each letter as its signer (or first approver), send all,
-    simulate a few reports, sweep for reminders once, and write the status page."""
+    simulate a few reports, sweep for reminders once, and write the status page. Every step that changes state
+    is a Prefect flow run, as in use (cascade, `approved` with its dispatch, remind): Prefect's UI shows them."""
+    import os
+
     from chidao import approval
     from chidao.cascade import check_start
-    from chidao.dispatch import dispatch
     from chidao.issuing import document_of
     from chidao.replay import render_replay_page
     from chidao.settings import settings
@@ -68,17 +70,18 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
     from db.engine import transaction
     from db.letters import list_letters
     from db.migrate import upgrade
+    from flows.approved import approved as after_signing
     from flows.cascade import CascadeParams
     from letters.render import render_html
     from mail.sink import free_port, start_sink
-    from mail.smtp import SmtpConfig
 
     url = settings().url
     upgrade(url)
     maildir = settings().data_dir / "mail"
     port = free_port()
     sink = start_sink(maildir, port)
-    config = SmtpConfig("127.0.0.1", port)
+    configured = os.environ.get("CHIDAO_SMTP_URL")
+    os.environ["CHIDAO_SMTP_URL"] = f"smtp://127.0.0.1:{port}"  # the flows send to the demo's sink
     try:
         directive = dated_directive(example, settings().data_dir / "demo")
         hierarchy_file = str(example / "hierarchy.yaml")
@@ -86,6 +89,7 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
         check_start(directive, hierarchy_file, None)
         summary = run_cascade(CascadeParams(directive=str(directive), hierarchy=hierarchy_file), show_progress=True)
         approved = sent = failed = 0
+        signed: list[tuple[int, str]] = []
         for depth in range(len(summary.letters_per_level)):
             with transaction(url) as session:
                 _, hierarchy = inputs_of(session, get_cascade(session, summary.cascade_id))
@@ -98,15 +102,22 @@ def run_demo(example: Path, output: Path | None = None) -> DemoResult:
                     who = next((p.id for p in people if p.name == signer), people[0].id)
                     approval.approve(session, row.id, who)
                     approved += 1
-                ids = [r.id for r in level]
-            report = dispatch(url, config, ids)
-            sent, failed = sent + report.count("sent"), failed + report.count("failed")
+                    signed.append((row.id, who))
+            for letter_id, who in signed:
+                report = after_signing(letter_id, signed_by=who)
+                if report is not None:
+                    sent, failed = sent + report.count("sent"), failed + report.count("failed")
+            signed.clear()
         result = DemoResult(
             summary.cascade_id, summary.letters_per_level, approved, sent, failed, Path(), maildir, keys=keys
         )
-        _upward_half(url, config, summary.cascade_id, result)
+        _upward_half(url, summary.cascade_id, result)
     finally:
         sink.stop()
+        if configured is None:
+            os.environ.pop("CHIDAO_SMTP_URL", None)
+        else:
+            os.environ["CHIDAO_SMTP_URL"] = configured
     out = output or settings().data_dir / "demo" / f"cascade-{summary.cascade_id}"
     out.mkdir(parents=True, exist_ok=True)
     with transaction(url) as session:
@@ -146,16 +157,16 @@ def signing_keys(hierarchy_file: Path) -> str:
     return f"a trial PKI made now in {made.folder}, keys {where}"
 
 
-def _upward_half(url: str, config: SmtpConfig, cascade_id: int, result: DemoResult) -> None:
+def _upward_half(url: str, cascade_id: int, result: DemoResult) -> None:
     """Two communes in three of every four districts report; then one sweep on the communes' deadline eve."""
     from sqlalchemy import select
 
     from chidao import reporting
-    from chidao.reminders import sweep
     from chidao.settings import settings
     from db.cascades import get_cascade, inputs_of
     from db.engine import transaction
     from db.models import ReportRequest
+    from flows.remind import remind
     from letters.calendar import WorkingCalendar
     from reports.content import ReportContent
 
@@ -184,9 +195,9 @@ def _upward_half(url: str, config: SmtpConfig, cascade_id: int, result: DemoResu
         commune_due = min(r.due for r in communes if r.due is not None)
     eve = WorkingCalendar().minus(commune_due, 1)
     moment = datetime.combine(eve, time(7), tzinfo=ZoneInfo(settings().timezone))
-    report = sweep(url, config, moment)
+    counts = remind(moment)
     result.sweep_day = eve.isoformat()
-    result.reminders = sum(report.count(kind) for kind in ("due_soon", "overdue", "escalation"))
+    result.reminders = sum(int(counts[kind]) for kind in ("due_soon", "overdue", "escalation"))
 
 
 @click.command()

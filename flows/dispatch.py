@@ -24,7 +24,7 @@ from flows.runs import current_run_id
 
 
 def _name() -> str:
-    """`dispatch 01/VHTT`, or `dispatch: what is due`."""
+    """`dispatch 01/VHTT of 183.VHTT`, or `dispatch: what is due`."""
     from prefect.runtime import flow_run
 
     from db.cascades import letter_content
@@ -37,7 +37,9 @@ def _name() -> str:
         return "dispatch: what is due"
     try:
         with transaction(settings().url) as session:
-            references = [letter_content(session.get_one(LetterRecord, int(i))).reference for i in wanted[:3]]
+            rows = [session.get_one(LetterRecord, int(i)) for i in wanted[:3]]
+            # every district's first letter is 01/VHTT: the unit tells them apart
+            references = [f"{letter_content(row).reference} of {row.unit_code}" for row in rows]
     except Exception:  # a name is not worth a failed run
         references = [f"letter {i}" for i in wanted[:3]]
     return "dispatch " + ", ".join(references) + (f" and {len(wanted) - 3} more" if len(wanted) > 3 else "")

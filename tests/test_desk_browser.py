@@ -19,6 +19,7 @@ from db.models import LetterRecord, Report, ReportRequest
 from mail.sink import messages
 from tests.printed import attached_pdf, pdf_text
 from tests.steps import PASSWORD, desk_cascade, desk_server, langson_directive
+from tests.wording import english_on_page
 
 pytestmark = pytest.mark.browser
 
@@ -57,6 +58,7 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
         phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         dialogs: list[str] = []
+        english: dict[str, list[str]] = {}  # every page a user reaches, in Vietnamese
         page = context.new_page()
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
@@ -65,10 +67,12 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
         page.wait_for_url(re.compile(r".*/inbox$"))
         assert page.locator(f"a[href='/letters/{letter}']").count() == 1
         page.screenshot(path=str(screenshots / "desk-1-inbox.png"), full_page=True)
+        english["desk-1-inbox.png"] = english_on_page(page)
         page.click(f"a[href='/letters/{letter}']")
         printed = page.locator(".sheet")
         assert printed.locator("text=Thực hiện Công văn số").count() >= 1
         page.screenshot(path=str(screenshots / "desk-2-draft.png"), full_page=True)
+        english["desk-2-draft.png"] = english_on_page(page)
         items = page.locator("#section-0-items")
         first, *rest = items.input_value().split("\n")
         items.fill("\n".join([EDITED, *rest]))
@@ -78,12 +82,14 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
         assert page.locator(".diff .del", has_text=first[:40]).count() == 1
         assert printed.locator(f"text={EDITED}").count() == 1
         page.screenshot(path=str(screenshots / "desk-3-edited.png"), full_page=True)
+        english["desk-3-edited.png"] = english_on_page(page)
         before = len(messages(sink))
         page.click("button:has-text('Xem lại trước khi ký')")  # the page shows the letter exactly as it will be signed
         page.wait_for_selector("h1:has-text('Xem lại trước khi ký')")
         assert page.locator(".sheet", has_text=EDITED).count() == 1
         assert page.locator(".sheet", has_text="Số: 01/VHTT").count() == 1
         page.screenshot(path=str(screenshots / "desk-3b-confirm.png"), full_page=True)
+        english["desk-3b-confirm.png"] = english_on_page(page)
         page.click("button:has-text('Ký số và gửi đến')")
         notice = page.locator("[role=status]")
         notice.wait_for()
@@ -97,9 +103,11 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
         assert all(EDITED in text for text in texts)
         assert all(re.search(r"Số: 01 ?/VHTT", text) for text in texts)
         page.screenshot(path=str(screenshots / "desk-4-approved.png"), full_page=True)
+        english["desk-4-approved.png"] = english_on_page(page)
         mobile = phone.new_page()
         mobile.goto(f"{base}/sign-in")
         mobile.screenshot(path=str(screenshots / "desk-phone-sign-in.png"), full_page=True)
+        english["desk-phone-sign-in.png"] = english_on_page(mobile)
         _sign_out(page)
 
         # the commune clerk of Đồng Đăng: the report owed, late, sent with a figure and an attachment
@@ -108,6 +116,7 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
         page.click("text=Báo cáo phải nộp")
         assert page.locator(".tag.overdue").count() == 1
         page.screenshot(path=str(screenshots / "desk-5-reports-owed.png"), full_page=True)
+        english["desk-5-reports-owed.png"] = english_on_page(page)
         page.click("a[href^='/reports/']:not([href='/reports'])")
         page.fill("#done", "Đã tuyên truyền trên hệ thống loa truyền thanh thị trấn <b>3 lần</b>.")
         page.fill("#figures", "Số buổi tuyên truyền: 3\nSố băng rôn: 12")
@@ -121,6 +130,7 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
         assert page.locator("p", has_text="<b>3 lần</b>").count() == 1  # the clerk's markup, shown as typed
         assert page.locator("b", has_text="3 lần").count() == 0
         page.screenshot(path=str(screenshots / "desk-6-report-sent.png"), full_page=True)
+        english["desk-6-report-sent.png"] = english_on_page(page)
         with transaction(sqlite_url) as session:
             owed = session.scalars(select(ReportRequest).where(ReportRequest.unit_code == "06184")).one()
             report = session.scalars(select(Report).where(Report.request_id == owed.id)).one()
@@ -134,10 +144,13 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
         assert page.locator("text=Đã báo cáo").count() >= 1 or page.locator(".tag.late").count() >= 1
         assert page.locator("form[action$='/approve']").count() == 0
         page.screenshot(path=str(screenshots / "desk-7-cascade.png"), full_page=True)
+        english["desk-7-cascade.png"] = english_on_page(page)
         page.click("text=Xem lại toàn bộ diễn biến")
         page.wait_for_selector("text=Diễn biến")
         assert page.locator("text=vhxh-06184").count() >= 1 and page.locator("text=vhtt-caoloc-tp").count() >= 1
         page.screenshot(path=str(screenshots / "desk-8-replay.png"))
+        english["desk-8-replay.png"] = english_on_page(page)
         assert dialogs == []  # nothing on any page ran a script the data brought
+        assert not any(english.values()), english
         phone.close()
         context.close()

@@ -19,7 +19,7 @@ import time_machine
 from db.engine import transaction
 from db.models import LetterRecord
 from tests.steps import CAO_LOC_DRAFTER, PASSWORD, desk_cascade, desk_server, langson_directive, with_drafters
-from tests.wording import english_words
+from tests.wording import english_on_page
 
 pytestmark = pytest.mark.browser
 
@@ -29,9 +29,6 @@ DRAFTED = "Chuyên viên thêm: treo băng rôn tại chợ Đồng Đăng."
 REDRAFTED = "Chuyên viên sửa: treo 20 băng rôn tại chợ Đồng Đăng và cửa khẩu Hữu Nghị."
 HEAD_LINE = "Lãnh đạo bổ sung khi ký: phối hợp với Đồn Biên phòng cửa khẩu Hữu Nghị."
 REASON = "Ghi rõ số lượng băng rôn và địa điểm treo."
-# Words that are not Vietnamese and need not be: the product's name, a key and file formats on its pages; a
-# loanword of the directive's text and an enterprise's name in the hierarchy (the data's, not the desk's).
-ALLOWED = frozenset({"chidao", "Ctrl", "PDF", "YAML", "PIN", "internet", "Viettel"})
 
 
 class Day:
@@ -58,12 +55,7 @@ class Day:
         aside: it is shown as received, below its explanation in Vietnamese)."""
         width = page.viewport_size["width"]
         page.screenshot(path=str(self.shots / f"day-{name}-{width}.png"), full_page=True)
-        text = page.evaluate(
-            "() => { const raw = [...document.querySelectorAll('[lang=en]')];"
-            " raw.forEach(e => e.style.display = 'none'); const text = document.body.innerText;"
-            " raw.forEach(e => e.style.display = ''); return text; }"
-        )
-        found = english_words(text, ALLOWED)
+        found = english_on_page(page)
         if found:
             self.english[f"{name} ({page.url})"] = found
 

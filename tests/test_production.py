@@ -434,8 +434,8 @@ def test_a_cascade_through_the_api_then_cli_approvals_dispatch_once_through_two_
         assert signed[f"approved {reference[root]} by stttt-langson-pgd-lan"] == "COMPLETED", signed
         assert signed[f"approved {reference[districts['183.VHTT']]} by vhtt-caoloc-tp"] == "COMPLETED", signed
         names = {r.id: r.name for r in named_runs(client, "dispatch")}
-        assert names[triggered[0]] == f"dispatch {reference[root]}"
-        assert names[triggered[1]] == f"dispatch {reference[districts['183.VHTT']]}"
+        assert names[triggered[0]] == f"dispatch {reference[root]} of 20.STTTT"
+        assert names[triggered[1]] == f"dispatch {reference[districts['183.VHTT']]} of 183.VHTT"
 
         # The cascade's table artifact, as the last step left it, says what `chidao reports status` says.
         table = latest_artifact(client, "cascade-1")
