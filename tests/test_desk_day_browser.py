@@ -24,6 +24,7 @@ from tests.wording import english_on_page
 pytestmark = pytest.mark.browser
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
+EXAMPLE = Path(__file__).parents[1] / "examples" / "langson" / "directive-hsg-2023.yaml"
 HEAD, CLERK = "vhtt-caoloc-tp", "vhxh-06184"
 DRAFTED = "Chuyên viên thêm: treo băng rôn tại chợ Đồng Đăng."
 REDRAFTED = "Chuyên viên sửa: treo 20 băng rôn tại chợ Đồng Đăng và cửa khẩu Hữu Nghị."
@@ -79,6 +80,29 @@ def test_a_working_day_on_the_desk_in_the_browser_at_desk_and_phone_widths(
     ):
         day = Day(request.getfixturevalue("browser"), base, screenshots)
         desk, phone = day.wide, day.phone
+
+        # The department's director composes a directive in the form, filled from the example file (the YAML
+        # kept as the advanced view): the plan it gives is the file's own.
+        day.sign_in(desk, "stttt-langson-gd")
+        desk.goto(f"{base}/start")
+        day.look(desk, "0-compose-blank")
+        desk.click("summary:has-text('YAML (nâng cao)')")
+        desk.set_input_files("#file", str(EXAMPLE))
+        desk.click("button:has-text('Xem kế hoạch') >> nth=1")  # the advanced view's: the file as it is
+        desk.wait_for_selector("h2:has-text('Kế hoạch:')")
+        from_file = desk.locator("h2:has-text('Kế hoạch:') + *").inner_text()
+        first_letter = desk.frame_locator("iframe.page").locator("body").inner_text()
+        desk.goto(f"{base}/start")
+        desk.click("summary:has-text('YAML (nâng cao)')")
+        desk.set_input_files("#file", str(EXAMPLE))
+        desk.click("button:has-text('Điền vào biểu mẫu')")
+        desk.wait_for_function("document.querySelector('#subject').value.length > 0")
+        assert desk.locator("#section-0-items").input_value().strip()
+        desk.click("#compose button:has-text('Xem kế hoạch')")  # the form, as a person would send it
+        desk.wait_for_selector("h2:has-text('Kế hoạch:')")
+        assert desk.locator("h2:has-text('Kế hoạch:') + *").inner_text() == from_file
+        assert desk.frame_locator("iframe.page").locator("body").inner_text() == first_letter
+        day.look(desk, "0-compose-planned")
 
         # The drafter: the draft waits in her inbox; she adds an item and submits it to the head.
         day.sign_in(desk, CAO_LOC_DRAFTER)
