@@ -7,7 +7,6 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 import time_machine
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -22,20 +21,6 @@ from mail.smtp import SmtpConfig
 from tests.steps import send_down
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-@pytest.fixture
-def dated_directive(mini_directive: Path) -> Path:
-    """The mini directive with reports due 16/02/2024, two working days kept per level, Tết in between.
-
-    report.due is the date the department's letter prints, its recipients' deadline; it used to be the
-    department's own, so the fixture of conftest (due 20/02) meant this same cycle: the department's units owe it
-    16/02, Đông's units owe Đông 07/02, the department's own report is due 20/02."""
-    text = mini_directive.read_text(encoding="utf-8").replace(
-        "report:\n  due: on_request", "report:\n  due: 2024-02-16\n  lead_days: 2"
-    )
-    mini_directive.write_text(text, encoding="utf-8")
-    return mini_directive
 
 
 def remind_on(day: int) -> str:

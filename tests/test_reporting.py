@@ -3,7 +3,6 @@
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -14,20 +13,6 @@ from db.models import Event, Report, ReportRequest
 from tests.steps import send_down
 
 REPORT = "done: Đã tuyên truyền trên loa truyền thanh xã.\nfigures: {tin bài: 3, buổi phát thanh: 12}\n"
-
-
-@pytest.fixture
-def dated_directive(mini_directive: Path) -> Path:
-    """The mini directive with reports due 16/02/2024, two working days kept per level, Tết in between.
-
-    report.due is the date the department's letter prints, its recipients' deadline; it used to be the
-    department's own, so the fixture of conftest (due 20/02) meant this same cycle: the department's units owe it
-    16/02, Đông's units owe Đông 07/02, the department's own report is due 20/02."""
-    text = mini_directive.read_text(encoding="utf-8").replace(
-        "report:\n  due: on_request", "report:\n  due: 2024-02-16\n  lead_days: 2"
-    )
-    mini_directive.write_text(text, encoding="utf-8")
-    return mini_directive
 
 
 def test_each_recipient_owes_a_report_by_its_levels_deadline(
