@@ -231,9 +231,9 @@ def test_a_form_without_subject_or_with_a_bad_date_says_which_field_and_plans_no
         ({"basis-date": ["20-11"]}, "Ngày ban hành: “20-11” không phải một ngày", None),
         ({"section-1-to": []}, "Mục 2: chưa chọn nơi nhận.", None),
         # the loader's own checks, told against the form's fields
-        ({"issuer": ["20.KHONGCO"]}, "Đơn vị ban hành: unknown unit '20.KHONGCO'", None),
-        ({"report-rule": ["due"], "report-due": ["01/02/2020"]}, "Hạn báo cáo: the report deadline 01/02/2020", None),
-        ({"section-0-id": ["postal"]}, "Mục 2, mã mục: duplicate section id 'postal'", None),
+        ({"issuer": ["20.KHONGCO"]}, "Đơn vị ban hành: không có đơn vị <code>20.KHONGCO</code> trong hệ thống", None),
+        ({"report-rule": ["due"], "report-due": ["01/02/2020"]}, "Hạn báo cáo: hạn báo cáo 01/02/2020 đã qua", None),
+        ({"section-0-id": ["postal"]}, "Mục 2, mã mục: mã mục <code>postal</code> bị trùng", None),
     ]
     for change, says, field in cases:
         answer = department.post("/start", complete | change)
@@ -280,4 +280,4 @@ def test_a_directive_file_read_into_the_form_and_posted_back_is_the_same_directi
     assert parse_directive(planned_text(posted.text), langson) == expected
     # a file that is no YAML is not read into the form, and says why
     broken = department.post("/start", {"text": "issuer: [", "view": "fill"})
-    assert broken.status_code == 400 and "broken YAML" in broken.text
+    assert broken.status_code == 400 and "YAML sai cú pháp" in broken.text

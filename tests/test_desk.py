@@ -384,7 +384,7 @@ def test_the_department_plans_and_starts_a_cascade_from_a_pasted_directive(
             department.sign_in("stttt-langson-gd")
             department.get("/start")
             broken = department.post("/start", {"text": text.replace("issuer:", "issuer_code:", 1)})
-            assert broken.status_code == 400 and "ô nhập văn bản:" in broken.text and "issuer" in broken.text
+            assert broken.status_code == 400 and "Ô nhập văn bản, dòng " in broken.text and "issuer" in broken.text
             plan = department.post("/start", {"text": text})
             assert plan.status_code == 200 and "Khởi động đợt triển khai" in plan.text
             levels = re.findall(r"<strong>Cấp (\d)</strong>: (\d+) văn bản", plan.text)
@@ -612,7 +612,7 @@ def test_hostile_directives_on_the_start_page_are_form_errors_with_the_headers(
         try:
             department.sign_in("stttt-langson-gd")
             department.get("/start")
-            for posted, says in ((bomb, "anchors and aliases"), (bad_date, "not a valid value")):
+            for posted, says in ((bomb, "neo và bí danh của YAML"), (bad_date, "ngày không có thật")):
                 answer = department.post("/start", {"text": posted})
                 assert answer.status_code == 400 and says in answer.text, answer.text[-500:]
                 assert answer.headers["content-security-policy"].startswith("default-src 'self'")

@@ -23,6 +23,7 @@ from inputs.sources import Problem, parse_source
 from inputs.vietnamese import nfc
 from letters.directive import Report
 from web.forms import FormErrors, nfc_text
+from web.input_words import Told, on_form
 
 Fields = dict[str, Any]
 NAME = "biểu mẫu"  # the source's name in the loader's problems
@@ -96,15 +97,14 @@ class Composed:
     def text(self) -> str:
         return dump(self.document)
 
-    def explain(self, problems: Iterable[Problem]) -> dict[str, str]:
-        """The loader's problems, each told as the form's field it concerns (field → message)."""
-        found: dict[str, list[str]] = {}
+    def explain(self, problems: Iterable[Problem]) -> dict[str, list[Told]]:
+        """The loader's problems, each told against the form's field it concerns, in Vietnamese (web.input_words:
+        the loader's English kept beside it): field → what is wrong with it."""
+        found: dict[str, list[Told]] = {}
         for number, problem in enumerate(problems):
             key, label = self._place(problem.where)
-            found.setdefault(key or f"problem-{number}", []).append(
-                f"{label}: {problem.message}" if label else problem.message
-            )
-        return {key: "; ".join(messages) for key, messages in found.items()}
+            found.setdefault(key or f"problem-{number}", []).append(on_form(label, problem))
+        return found
 
     def _place(self, where: str) -> tuple[str, str]:
         """The field of the place, or of the nearest place holding it ('sections[0].to[1]' → 'sections[0].to')."""

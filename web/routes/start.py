@@ -20,6 +20,7 @@ from letters.doctypes import CODES
 from letters.render import render_html
 from web import compose, starts
 from web.forms import FormErrors
+from web.input_words import Told, all_in_file, plain, start_error
 from web.pages import (
     Checked,
     Problem,
@@ -52,7 +53,7 @@ async def plan(request: Request, form: Checked) -> Response:
         return await run_in_threadpool(_compose, request, reader, compose.posted(form))
     upload = form.get("file")
     text = str(form.get("text") or "")
-    name = "ô nhập văn bản"
+    name = "Ô nhập văn bản"
     if isinstance(upload, UploadFile) and upload.filename:
         raw = await upload.read(starts.MAX_DIRECTIVE + 1)
         name = file_name(upload.filename)
@@ -60,7 +61,7 @@ async def plan(request: Request, form: Checked) -> Response:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             return await run_in_threadpool(
-                _page, request, reader, 400, text="", errors=[f"{name}: không phải văn bản UTF-8"], view="yaml"
+                _page, request, reader, 400, text="", errors=[plain(f"{name}: không phải văn bản UTF-8")], view="yaml"
             )
     if view == "fill":
         return await run_in_threadpool(_fill, request, reader, text, name)
@@ -77,8 +78,11 @@ def run(request: Request, form: Checked) -> Response:
         job = desk.starts.start(text, _served(request), reader.id)
     except starts.NotStarter as exc:
         raise exc.refused() from None
-    except (InputError, starts.StartError) as exc:
-        raise Problem(f"Không khởi động được: {exc}", 400) from None
+    except InputError as exc:
+        told = "; ".join(t.words for t in all_in_file(exc.problems))
+        raise Problem(f"Không khởi động được: {told}", 400) from None
+    except starts.StartError as exc:
+        raise Problem(f"Không khởi động được: {start_error(str(exc), 'chỉ đạo').words}", 400) from None
     return see_other(f"/start/{job.id}")
 
 
@@ -103,11 +107,13 @@ def _plan(
         planned = desk.starts.plan(text, name, _served(request))
     except InputError as exc:
         if form is None:
-            return _page(request, reader, 400, text=text, errors=[str(p) for p in exc.problems], view=view)
+            return _page(request, reader, 400, text=text, errors=all_in_file(exc.problems), view=view)
         told = form[1].explain(exc.problems)
-        return _page(request, reader, 400, text=text, errors=told.values(), fields=fields, field_errors=told, view=view)
+        errors = [t for each in told.values() for t in each]
+        return _page(request, reader, 400, text=text, errors=errors, fields=fields, field_errors=told, view=view)
     except starts.StartError as exc:
-        return _page(request, reader, 400, text=text, errors=[str(exc)], fields=fields, view=view)
+        errors = [start_error(str(exc), name)]
+        return _page(request, reader, 400, text=text, errors=errors, fields=fields, view=view)
     if fields is None:  # the form shows the planned directive, to go on with it there
         fields = compose.fields_of(planned.directive.model_dump(mode="json", by_alias=True, exclude_defaults=True))
     return _page(
@@ -126,8 +132,9 @@ def _compose(request: Request, reader: Reader, fields: compose.Fields) -> Respon
     try:
         composed = compose.compose(fields)
     except FormErrors as exc:
-        errors = exc.errors
-        return _page(request, reader, 400, errors=errors.values(), fields=fields, field_errors=errors, view="form")
+        told = {key: [plain(message)] for key, message in exc.errors.items()}
+        errors = [t for each in told.values() for t in each]
+        return _page(request, reader, 400, errors=errors, fields=fields, field_errors=told, view="form")
     return _plan(request, reader, composed.text(), compose.NAME, (fields, composed))
 
 
@@ -136,7 +143,7 @@ def _fill(request: Request, reader: Reader, text: str, name: str) -> Response:
     try:
         fields = compose.fields_from_text(text, name)
     except InputError as exc:
-        return _page(request, reader, 400, text=text, errors=[str(p) for p in exc.problems], view="yaml")
+        return _page(request, reader, 400, text=text, errors=all_in_file(exc.problems), view="yaml")
     return _page(request, reader, text=text, fields=fields, view="form")
 
 
@@ -146,14 +153,15 @@ def _page(
     status: int = 200,
     *,
     text: str = "",
-    errors: Iterable[str] = (),
+    errors: Iterable[Told] = (),
     plan: starts.Planned | None = None,
     fields: compose.Fields | None = None,
-    field_errors: dict[str, str] | None = None,
+    field_errors: dict[str, list[Told]] | None = None,
     view: str = "form",
     **more: Any,
 ) -> Response:
-    """The start page: the form (filled with `fields`, else empty), the YAML view, the plan if there is one."""
+    """The start page: the form (filled with `fields`, else empty), the YAML view, the plan if there is one; what is
+    wrong with the directive told in Vietnamese (web.input_words), the loader's English beside it."""
     desk = the_desk(request)
     hierarchy = desk.starts.hierarchy(desk.hierarchy) if desk.hierarchy is not None else None
     issuers = compose.issuers(hierarchy, reader.id) if hierarchy is not None else []
