@@ -15,6 +15,7 @@ from aiosmtpd.smtp import Envelope, Session
 
 from chidao import approval
 from chidao.cascade import begin, draft_below, load_inputs
+from cli.watcher import MARK, marked, running
 from db.engine import transaction
 from db.letters import list_letters
 from db.migrate import upgrade
@@ -110,3 +111,35 @@ def test_two_dispatchers_at_once_send_each_message_once(
     assert all(out.startswith("Sent ") and not out.startswith("Sent 0 ") for out in outputs), outputs  # both took part
     with transaction(database_url) as session:
         assert {r.status for r in session.query(RecipientRecord)} == {"sent"}
+
+
+def test_a_dispatch_killed_in_the_embedded_default_leaves_no_prefect_server_behind(tmp_path: Path) -> None:
+    """Without a Prefect server of one's own, the command's flow run starts a temporary one as its child; a
+    SIGKILL of the command must not leave it running (cli/watcher.py stops it)."""
+    url = f"sqlite:///{tmp_path / 'chidao.db'}"
+    approved_langson(url)
+    port, maildir = free_port(), tmp_path / "mail"
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", MARK)}
+    env |= {
+        "CHIDAO_DATABASE_URL": url,
+        "CHIDAO_SMTP_URL": f"smtp://127.0.0.1:{port}",
+        "CHIDAO_DATA_DIR": str(tmp_path),
+        "PREFECT_HOME": str(tmp_path / "prefect"),  # its own temporary server's database
+    }
+    controller = start_sink(maildir, port, Slow(maildir))
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "cli", "dispatch"], env=env, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 90
+        while not list((maildir / "new").glob("*")):  # sending: its temporary server is up
+            assert time.monotonic() < deadline and process.poll() is None, "the dispatch did not start sending"
+            time.sleep(0.05)
+        servers = [pid for pid in marked(process.pid) if b"uvicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert servers, "a temporary Prefect server marked as the command's"
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        deadline = time.monotonic() + 20
+        while any(running(pid) for pid in servers):
+            assert time.monotonic() < deadline, f"Prefect's temporary server {servers} outlived the killed command"
+            time.sleep(0.2)
+    finally:
+        controller.stop()
