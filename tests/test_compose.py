@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -157,10 +158,17 @@ def department(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     """The department's director, signed in on the desk serving the Lạng Sơn hierarchy."""
     monkeypatch.setenv("CHIDAO_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CHIDAO_DATABASE_URL", sqlite_url)
-    upgrade(sqlite_url)
-    with transaction(sqlite_url) as session:
+    with director_at_desk(sqlite_url) as person:
+        yield person
+
+
+@contextmanager
+def director_at_desk(url: str) -> Iterator[Person]:
+    """The database migrated, the director's account, the desk up on it, and the director signed in there."""
+    upgrade(url)
+    with transaction(url) as session:
         accounts.add_account(session, "stttt-langson-gd", "Giám đốc", "person", PASSWORD)
-    with desk_server(sqlite_url) as base:
+    with desk_server(url) as base:
         person = Person(base)
         try:
             assert person.sign_in("stttt-langson-gd").status_code == 200

@@ -27,7 +27,7 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 EDITED = "Phòng Văn hóa và Thông tin huyện Cao Lộc bổ sung: treo băng rôn tại trung tâm thị trấn Đồng Đăng."
 
 
-def _sign_in(page: Any, base: str, account: str) -> None:
+def sign_in_page(page: Any, base: str, account: str) -> None:
     page.goto(f"{base}/sign-in")
     page.fill("#account", account)
     page.fill("#password", PASSWORD)
@@ -63,7 +63,7 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
         # Cao Lộc's head: the inbox, the draft as printed, an edited item, the signature, the dispatch
-        _sign_in(page, base, "vhtt-caoloc-tp")
+        sign_in_page(page, base, "vhtt-caoloc-tp")
         page.wait_for_url(re.compile(r".*/inbox$"))
         assert page.locator(f"a[href='/letters/{letter}']").count() == 1
         page.screenshot(path=str(screenshots / "desk-1-inbox.png"), full_page=True)
@@ -112,7 +112,7 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
 
         # the commune clerk of Đồng Đăng: the report owed, late, sent with a figure and an attachment
         clock.move_to(datetime(2024, 2, 19, 9, tzinfo=VN))
-        _sign_in(page, base, "vhxh-06184")
+        sign_in_page(page, base, "vhxh-06184")
         page.click("text=Báo cáo phải nộp")
         assert page.locator(".tag.overdue").count() == 1
         page.screenshot(path=str(screenshots / "desk-5-reports-owed.png"), full_page=True)
@@ -138,7 +138,7 @@ def test_approver_clerk_and_auditor_work_in_the_browser(
         _sign_out(page)
 
         # the auditor: every cascade, the tree by state, the replay
-        _sign_in(page, base, "kiemtra")
+        sign_in_page(page, base, "kiemtra")
         page.wait_for_url(re.compile(r".*/cascades$"))
         page.click("a[href^='/cascades/']")
         assert page.locator("text=Đã báo cáo").count() >= 1 or page.locator(".tag.late").count() >= 1

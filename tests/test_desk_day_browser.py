@@ -18,7 +18,8 @@ import time_machine
 
 from db.engine import transaction
 from db.models import LetterRecord
-from tests.steps import CAO_LOC_DRAFTER, PASSWORD, desk_cascade, desk_server, langson_directive, with_drafters
+from tests.steps import CAO_LOC_DRAFTER, desk_cascade, desk_server, langson_directive, with_drafters
+from tests.test_desk_browser import sign_in_page
 from tests.wording import english_on_page
 
 pytestmark = pytest.mark.browser
@@ -45,10 +46,7 @@ class Day:
 
     def sign_in(self, page: Any, account: str) -> None:
         page.context.clear_cookies()
-        page.goto(f"{self.base}/sign-in")
-        page.fill("#account", account)
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
+        sign_in_page(page, self.base, account)
         page.wait_for_url(re.compile(r".*/(inbox|reports|cascades|received)$"))
 
     def look(self, page: Any, name: str) -> None:

@@ -20,15 +20,12 @@ import pytest
 import yaml
 from pydantic_core import PydanticKnownError
 
-from chidao import accounts
-from db.engine import transaction
-from db.migrate import upgrade
 from hierarchy.model import HierarchyFile
 from inputs import limits
 from inputs.sources import InputError, Problem, Source, validate
 from letters.directive import Directive
-from tests.steps import LANGSON, PASSWORD, desk_server
-from tests.test_compose import EXAMPLE, filled, form_of, typed
+from tests.steps import LANGSON
+from tests.test_compose import EXAMPLE, director_at_desk, filled, form_of, typed
 from tests.test_desk import Person
 from tests.wording import DESK_ALLOWED, english_words
 from web.input_words import GENERIC, WHAT, in_file, on_form, problem_in_vietnamese, translated
@@ -82,17 +79,9 @@ def department(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Person]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CHIDAO_DATA_DIR", str(folder / "data"))
         patch.setenv("CHIDAO_DATABASE_URL", url)
-        upgrade(url)
-        with transaction(url) as session:
-            accounts.add_account(session, "stttt-langson-gd", "Giám đốc", "person", PASSWORD)
-        with desk_server(url) as base:
-            person = Person(base)
-            try:
-                assert person.sign_in("stttt-langson-gd").status_code == 200
-                person.get("/start")
-                yield person
-            finally:
-                person.http.close()
+        with director_at_desk(url) as person:
+            person.get("/start")
+            yield person
 
 
 DUPLICATE = TEXT.replace("  - id: telecom", "  - id: postal")
