@@ -18,7 +18,7 @@ STYLES = {"regular": "Regular", "bold": "Bold", "italic": "Italic", "bold_italic
 _SEARCH = (Path("/usr/share/fonts/truetype/liberation2"), Path("/usr/share/fonts/liberation2"))
 # Letters a Vietnamese letter may print (NFC): Latin, Latin-1, Ă Đ Ĩ Ũ Ơ Ư, the precomposed Vietnamese
 # letters, punctuation. pyHanko's text in fields and stamps is drawn from a copy cut to these.
-_VIETNAMESE = [
+VIETNAMESE = [
     *range(0x20, 0x7F),
     *range(0xA0, 0x180),
     *(0x1A0, 0x1A1, 0x1AF, 0x1B0, 0x309, 0x323, 0x2030, 0x20AB),
@@ -92,7 +92,7 @@ def _derived(style: str, *, scaled: bool) -> Path:
     options = subset.Options(notdef_outline=True, recommended_glyphs=True, hinting=False)
     options.layout_features = ["kern", "liga", "mark", "mkmk", "ccmp"]
     cutter = subset.Subsetter(options)
-    cutter.populate(unicodes=_VIETNAMESE)
+    cutter.populate(unicodes=VIETNAMESE)
     cutter.subset(font)
     if scaled:
         scale_upem(font, 1000)
