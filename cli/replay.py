@@ -17,13 +17,19 @@ from cli.common import clear_errors, database, emit_json
 @click.argument("cascade_id", type=int)
 @click.option("--verify", "check", is_flag=True, help="Re-derive every letter and check the record: exit 1 if it fails")
 @click.option(
+    "--deep",
+    is_flag=True,
+    help="With --verify: also draw every issued PDF again and validate its signatures (about 80 ms a PDF, all cores)",
+)
+@click.option(
     "--at", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), help="The state at this moment (Vietnam time)"
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write --format html")
 @click.option("--flow-runs", is_flag=True, help="List the Prefect flow runs involved, with their states")
-def replay(cascade_id: int, check: bool, at: Any, fmt: str, output: Path | None, flow_runs: bool) -> None:
-    """A cascade's history from its event log; --at, its state then; --verify, proof the record holds."""
+def replay(cascade_id: int, check: bool, deep: bool, at: Any, fmt: str, output: Path | None, flow_runs: bool) -> None:
+    """A cascade's history from its event log; --at, its state then; --verify, proof the record holds (each
+    issued PDF by its SHA-256 in the chain; --deep, each also drawn again and its signatures validated)."""
     from zoneinfo import ZoneInfo
 
     from chidao.audit import timeline, verify
@@ -35,9 +41,11 @@ def replay(cascade_id: int, check: bool, at: Any, fmt: str, output: Path | None,
     moment = at.replace(tzinfo=zone) if at is not None else None
     if fmt == "html" and output is None:
         raise click.UsageError("--format html needs --output FILE")
+    if deep and not check:
+        raise click.UsageError("--deep is a kind of --verify: chidao replay N --verify --deep")
     with clear_errors(), transaction(database()) as session:
         events = timeline(session, cascade_id)  # an unknown cascade is one clear error
-        verification = verify(session, cascade_id) if check else None
+        verification = verify(session, cascade_id, deep=deep) if check else None
         runs = run_ids(session, cascade_id)
         page = render_replay_page(session, cascade_id, zone, moment) if fmt == "html" else None
         state = state_at(session, cascade_id, moment) if moment is not None and fmt != "html" else None

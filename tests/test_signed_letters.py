@@ -280,3 +280,97 @@ def test_replay_verify_checks_every_issued_pdf(chidao_env: str, mini_directive: 
     broken = CliRunner().invoke(main, ["replay", "1", "--verify"])
     assert broken.exit_code == 1
     assert f"letter {ids['90.S']} (90.S): its PDF is not the file its issue recorded" in broken.stderr
+
+
+def test_replay_verify_deep_draws_each_pdf_again_and_checks_its_signatures(
+    chidao_env: str, mini_directive: Path, signing_keys: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = draft_cascade(chidao_env, mini_directive)
+    with transaction(chidao_env) as session:
+        approval.approve(session, ids["90.S"], "so-gd", on=SIGNED)
+    deep = CliRunner().invoke(main, ["replay", "1", "--verify", "--deep"])
+    assert deep.exit_code == 0, deep.output + deep.stderr
+    assert "1 issued PDFs are the recorded files and letters, their signatures holding" in deep.stderr + deep.output
+
+    # The same record, audited by someone who trusts another CA: the chain holds, the signatures do not.
+    stranger = tmp_path / "other-ca.pem"
+    stranger.write_bytes(pem(new_authority("Một CA khác").certificate))
+    data = yaml.safe_load(signing_keys.read_text(encoding="utf-8"))
+    data["trust"] = [str(stranger)]
+    foreign = signing_keys.with_name("keys-foreign-ca.yaml")
+    foreign.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("CHIDAO_KEYS", str(foreign))
+    assert CliRunner().invoke(main, ["replay", "1", "--verify"]).exit_code == 0
+    untrusted = CliRunner().invoke(main, ["replay", "1", "--verify", "--deep"])
+    assert untrusted.exit_code == 1
+    assert f"letter {ids['90.S']} (90.S): its PDF: the approver's signature does not hold (intact, not trusted" in (
+        untrusted.stderr
+    )
+
+
+def test_the_deep_checks_in_worker_processes_find_what_they_find_here(
+    chidao_env: str, mini_directive: Path, signing_keys: Path
+) -> None:
+    from chidao.documents import check_documents
+    from db.events import history
+
+    ids = draft_cascade(chidao_env, mini_directive)
+    for unit, approver in (("90.S", "so-gd"), ("901.P", "p901-tp")):
+        with transaction(chidao_env) as session:
+            approval.approve(session, ids[unit], approver, on=SIGNED)
+    with transaction(chidao_env) as session:
+        letters = session.scalars(select(LetterRecord).order_by(LetterRecord.id)).all()
+        events = history(session, 1)
+        payloads = [json.loads(e.payload) for e in events]
+        # one letter as a record might say it (not stored): only drawing it again shows its PDF is another
+        changed = next(letter for letter in letters if letter.id == ids["901.P"])
+        session.expunge(changed)
+        content = letter_content(changed)
+        changed.content = content.model_copy(update={"subject": content.subject + " (sửa)"}).model_dump_json()
+        here = check_documents(session, letters, events, payloads, deep=True, workers=1)
+        there = check_documents(session, letters, events, payloads, deep=True, workers=2)
+        cheap = check_documents(session, letters, events, payloads)
+    assert here == there
+    assert here == (2, [(f"letter {ids['901.P']} (901.P)", "its PDF's first revision is not the recorded letter")])
+    assert cheap == (2, [])
+
+
+def test_letters_signed_one_after_another_print_their_own_number_day_and_caption(
+    chidao_env: str, mini_directive: Path, signing_keys: Path
+) -> None:
+    """The fonts pyHanko draws with are kept between signatures: each letter still prints its own number, day
+    and seal caption, a caption with a character beyond the kept repertoire (½) included, and verifies."""
+    from letters.pdf import render_pdf
+    from signing import pades
+    from signing.keys import load_keyring
+    from signing.signers import trust_roots, unlocked
+    from signing.verify import verify_pdf
+
+    ids = draft_cascade(chidao_env, mini_directive)
+    with transaction(chidao_env) as session:
+        content = letter_content(session.get_one(LetterRecord, ids["90.S"]))
+    keys = load_keyring(signing_keys)
+    approver, body = keys.approver("so-gd"), keys.unit("90.S")
+    trust = trust_roots(keys.trust)
+    when = datetime(2024, 2, 5, 9, 30, tzinfo=UTC)
+    for number, day, name in (("07", "31", "Sở Văn hóa và Thông tin"), ("123", "09", "Ban ½ Mẫu")):
+        base = render_pdf(content.model_copy(update={"number": int(number), "issued_on": SIGNED})).data
+        with unlocked(keys, approver, None) as signer:
+            signed = pades.sign_approval(base, signer, approver.image, when, trust, "so-gd")
+        with unlocked(keys, body, None) as signer:
+            issued = pades.issue(
+                signed,
+                number=number,
+                day=day,
+                signer=signer,
+                seal=body.image,
+                seal_mm=body.seal_mm,
+                body=[name],
+                when=when,
+                trust=trust,
+            )
+        result = verify_pdf(issued, trust)
+        assert result.holds and (result.number, result.day) == (number, day), result
+        printed = pdf_text(issued)
+        assert re.search(rf"Số: {number} ?/", printed) and f"ngày {day} tháng" in printed, printed[:300]
+        assert name.upper() in printed and "2024-02-05T09:30:00+00:00" in printed
