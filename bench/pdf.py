@@ -5,9 +5,13 @@ Run: .venv/bin/python bench/pdf.py [--letters 30]
 
 Makes a throwaway PKI for the Lạng Sơn example (per store, each in a process of its own: SoftHSM2 reads
 its configuration once per process), takes the department's letter (2 pages, 4 recipients' lines), and
-times each step over --letters letters after one warm-up. Prints medians and the total per letter, and
-what the naive path (pyHanko's SimpleSigner loading the PKCS#12 file at every signature) costs beside it.
-Not part of the tests.
+times each step over --letters letters after one warm-up. Prints medians and the total per letter, in
+wall-clock time and in the process's CPU time (steadier when other work shares the cores), and what the
+naive path (pyHanko's SimpleSigner loading the PKCS#12 file at every signature) costs beside it.
+
+Then what `chidao replay --verify` spends per issued PDF: its SHA-256 (the default check), and the deep
+check (`--deep`: drawn again, signatures validated) in this process and in worker processes on every core,
+with the national cascade's 1,650 PDFs (823 letters, 823 BÁO CÁO) worked out from them. Not part of the tests.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 LANGSON = ROOT / "examples" / "langson"
+
+
+NATIONAL_PDFS = 1_650
 
 
 def measure(store: str, letters: int) -> dict[str, Any]:
@@ -51,14 +58,17 @@ def measure(store: str, letters: int) -> dict[str, Any]:
         trust = trust_roots(keys.trust)
         when = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).replace(microsecond=0)
         times: dict[str, list[float]] = {"render": [], "approver": [], "issue": [], "verify": [], "letter": []}
+        cpu: dict[str, list[float]] = {name: [] for name in times}
         size = 0
+        issued: list[bytes] = []
         for i in range(letters + 1):
+            c0 = time.process_time()
             t0 = time.perf_counter()
             base = render_pdf(letter).data
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             with unlocked(keys, approver, None) as signer:
                 one = pades.sign_approval(base, signer, approver.image, when, trust, approver.owner)
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.process_time()
             with unlocked(keys, body, None) as signer:
                 two = pades.issue(
                     one,
@@ -71,24 +81,51 @@ def measure(store: str, letters: int) -> dict[str, Any]:
                     when=when,
                     trust=trust,
                 )
-            t3 = time.perf_counter()
+            t3, c3 = time.perf_counter(), time.process_time()
             assert verify_pdf(two, trust).holds
-            t4 = time.perf_counter()
+            t4, c4 = time.perf_counter(), time.process_time()
             if i == 0:
                 continue  # the first letter loads fonts and keys
             size = len(two)
+            issued.append(two)
             for name, value in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t3 - t0), strict=True):
-                value_ms = value * 1000
-                times[name].append(value_ms)
+                times[name].append(value * 1000)
+            for name, value in zip(cpu, (c1 - c0, c2 - c1, c3 - c2, c4 - c3, c3 - c0), strict=True):
+                cpu[name].append(value * 1000)
+        checks = _verification(issued, letter, body.seal_mm, trust) if store == "pkcs12" else None
         naive = _naive(keys, approver, base, when, trust, letters) if store == "pkcs12" else None
     return {
         "store": store,
         "pki_seconds": pki_seconds,
         "keys": made.approvers + made.units,
         "median_ms": {name: statistics.median(values) for name, values in times.items()},
+        "median_cpu_ms": {name: statistics.median(values) for name, values in cpu.items()},
         "bytes": size,
         "naive_approver_ms": naive,
+        "verification": checks,
     }
+
+
+def _verification(issued: list[bytes], letter: Any, seal_mm: float, trust: list[Any]) -> dict[str, float]:
+    """ms per PDF: the SHA-256 (replay --verify), the deep check here and on every core (--verify --deep)."""
+    import hashlib
+
+    from chidao.documents import DeepCheck, _cores, _run_deep, deep_check
+
+    started = time.perf_counter()
+    for data in issued:
+        hashlib.sha256(data).hexdigest()
+    sha = (time.perf_counter() - started) * 1000 / len(issued)
+    ders = tuple(cert.dump() for cert in trust)
+    jobs = [DeepCheck(f"letter {i}", data, letter, seal_mm, False, ders, "") for i, data in enumerate(issued)]
+    started = time.perf_counter()
+    assert all(deep_check(job) == [] for job in jobs)
+    inline = (time.perf_counter() - started) * 1000 / len(jobs)
+    pool_jobs = jobs * 4  # enough work for the workers' start to count for what it does at scale
+    started = time.perf_counter()
+    assert _run_deep(pool_jobs, _cores()) == []
+    pooled = (time.perf_counter() - started) * 1000 / len(pool_jobs)
+    return {"sha256_ms": sha, "deep_ms": inline, "deep_pool_ms": pooled, "cores": _cores()}
 
 
 def _naive(keys: Any, approver: Any, base: bytes, when: datetime, trust: list[Any], letters: int) -> float:
@@ -136,6 +173,22 @@ def main() -> None:
             f"{row['store']:<16}{m['render']:>8.1f}{m['approver']:>10.1f}{m['issue']:>11.1f}"
             f"{m['letter']:>10.1f}{m['verify']:>8.1f}{row['bytes'] / 1024:>6.0f}"
         )
+    print("the same in CPU time of the process (ms):")
+    for row in rows:
+        m = row["median_cpu_ms"]
+        print(
+            f"{row['store']:<16}{m['render']:>8.1f}{m['approver']:>10.1f}{m['issue']:>11.1f}"
+            f"{m['letter']:>10.1f}{m['verify']:>8.1f}"
+        )
+    for row in rows:
+        if row["verification"]:
+            v = row["verification"]
+            national, deep = NATIONAL_PDFS * v["sha256_ms"] / 1000, NATIONAL_PDFS * v["deep_pool_ms"] / 1000
+            print(
+                f"replay --verify per issued PDF: SHA-256 {v['sha256_ms']:.2f} ms; --deep {v['deep_ms']:.1f} ms here, "
+                f"{v['deep_pool_ms']:.1f} ms on {v['cores']} worker(s); {NATIONAL_PDFS:,} PDFs (national): "
+                f"{national:.2f} s, --deep {deep:.0f} s"
+            )
     for row in rows:
         print(f"trial PKI on {row['store']}: {row['keys']} keys in {row['pki_seconds']:.1f} s")
         if row["naive_approver_ms"]:
