@@ -1,5 +1,7 @@
 """Dispatch: every recipient of an approved letter gets it by e-mail, once, even across crashes.
 
+A letter goes out as one message addressed to all its recipients, as the letter itself is (one SMTP
+transaction: an RCPT per recipient, one DATA), the server's reply for each recipient read apart.
 Each (letter, recipient) row is the outbox. Before a message goes to the server the row is marked
 'sending' and committed; after the server's answer it becomes 'sent', 'failed' (5xx, with the
 server's text) or stays 'pending' (4xx or no connection after all retries). A process that dies in
@@ -16,6 +18,7 @@ import socket
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import Message
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -32,7 +35,7 @@ from db.engine import transaction
 from db.models import LetterDocument, LetterRecord, RecipientRecord
 from letters.content import Letter
 from letters.docx import render_docx
-from mail.message import build_message, message_id
+from mail.message import build_message, letter_message_id
 from mail.smtp import Outcome, Sender, SmtpConfig
 
 DEFAULT_SMTP_URL = "smtp://127.0.0.1:8025"
@@ -62,6 +65,20 @@ class DispatchReport:
 
 
 BATCH = 100  # recipients claimed, sent and recorded together: two commits per batch, not per message
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """What every message of one letter is made of, read once per dispatch."""
+
+    letter: Letter
+    sha256: str
+    from_email: str
+    docx: bytes
+    pdf: bytes | None
+    recipients: list[tuple[str, str]]  # all of the letter's, as its message's To names them
+
+
 CONNECTIONS = 4  # SMTP connections used at once
 LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dispatcher presumed dead
 UNREACHABLE = 3  # messages in a row that found no server: the run stops and defers the rest at once
@@ -150,7 +167,7 @@ async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> D
     sent is recorded before this returns or raises."""
     report = DispatchReport()
     senders = [Sender(config) for _ in range(CONNECTIONS)]
-    letters: dict[int, tuple[Letter, str, str, bytes, bytes | None]] = {}
+    letters: dict[int, _Outgoing] = {}
     me = worker_name()
     recording: asyncio.Future[None] | None = None
     breaker = _Breaker()
@@ -165,7 +182,7 @@ async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> D
                 await recording
             recording = asyncio.ensure_future(asyncio.to_thread(_record, url, items, report))
             progress.report("messages", min(start + BATCH, len(recipient_ids)), len(recipient_ids))
-        if breaker.open:
+        if breaker.in_a_row:  # the run ended finding no server: what it deferred waits for the server
             report.gave_up = breaker.reason
     finally:
         try:
@@ -177,9 +194,7 @@ async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> D
     return report
 
 
-def _claim(
-    url: str, ids: list[int], me: str, letters: dict[int, tuple[Letter, str, str, bytes, bytes | None]]
-) -> list[_Item]:
+def _claim(url: str, ids: list[int], me: str, letters: dict[int, _Outgoing]) -> list[_Item]:
     """Mark the rows 'sending' under this process's name, committed before anything goes to the server.
     Rows another dispatcher has claimed meanwhile are skipped: the UPDATE takes only what is still free."""
     now = utcnow()
@@ -210,16 +225,23 @@ def _claim(
                 record = session.get_one(LetterRecord, row.letter_id)
                 content = letter_content(record)
                 document = session.get(LetterDocument, record.id)
-                pdf = document.pdf if document is not None else None
-                letters[row.letter_id] = (
+                everyone = session.execute(
+                    select(RecipientRecord.name, RecipientRecord.email)
+                    .where(RecipientRecord.letter_id == record.id)
+                    .order_by(RecipientRecord.position)
+                )
+                letters[row.letter_id] = _Outgoing(
                     content,
                     record.sha256,
                     _issuer_email(session, record),
                     render_docx(content),
-                    pdf,
+                    document.pdf if document is not None else None,
+                    [(name, email) for name, email in everyone],
                 )
-            _, sha, from_email, _, _ = letters[row.letter_id]
-            row.message_id = row.message_id or message_id(row.letter_id, row.unit_code, sha, _domain(from_email))
+            outgoing = letters[row.letter_id]
+            row.message_id = row.message_id or letter_message_id(
+                row.letter_id, outgoing.sha256, _domain(outgoing.from_email)
+            )
             items.append(_Item(row.id, row.letter_id, row.unit_code, (row.name, row.email), row.message_id))
     order = {rid: i for i, rid in enumerate(ids)}
     return sorted(items, key=lambda item: order[item.rid])
@@ -235,23 +257,26 @@ class _Breaker:
     def open(self) -> bool:
         return self.in_a_row >= UNREACHABLE
 
-    def saw(self, outcome: Outcome) -> None:
-        if outcome.unreachable:
+    def saw(self, outcomes: list[Outcome]) -> None:
+        """One message's outcomes (one per recipient): it found no server if none of them did."""
+        if outcomes and all(o.unreachable for o in outcomes):
             self.in_a_row += 1
-            self.reason = f"the mail server could not be reached ({outcome.detail})"
-        elif not outcome.deferred:
+            self.reason = f"the mail server could not be reached ({outcomes[0].detail})"
+        elif any(not o.deferred for o in outcomes):
             self.in_a_row = 0
 
 
 async def _send_all(
-    items: list[_Item],
-    senders: list[Sender],
-    letters: dict[int, tuple[Letter, str, str, bytes, bytes | None]],
-    breaker: _Breaker,
+    items: list[_Item], senders: list[Sender], letters: dict[int, _Outgoing], breaker: _Breaker
 ) -> None:
-    """Each connection takes the next message until none is left. Whatever goes wrong with one message is its
-    own outcome: the others go on. Once the server is found unreachable, the rest is deferred untried."""
-    queue = iter(items)
+    """Each connection takes the next message (a letter's recipients in this batch, sharing one Message-ID)
+    until none is left. Whatever goes wrong with one message is its own outcome: the others go on. Once the
+    server is found unreachable, the rest is deferred untried."""
+    groups: dict[tuple[int, str], list[_Item]] = {}
+    for item in items:
+        groups.setdefault((item.letter_id, item.message_id), []).append(item)
+    queue = iter(groups.values())
+    built: dict[str, Message] = {}
 
     async def work(sender: Sender) -> None:
         async with smtp_slot():  # a connection is open only while it holds a slot (a Prefect server's limit)
@@ -261,27 +286,34 @@ async def _send_all(
                 await sender.close()
 
     async def send_share(sender: Sender) -> None:
-        for item in queue:
+        for group in queue:
             if breaker.open:
-                item.outcome = Outcome(False, f"not tried: {breaker.reason}", 0, deferred=True, unreachable=True)
+                for item in group:
+                    item.outcome = Outcome(False, f"not tried: {breaker.reason}", 0, deferred=True, unreachable=True)
                 continue
+            first = group[0]
+            outgoing = letters[first.letter_id]
             try:
-                letter, _, from_email, docx, pdf = letters[item.letter_id]
-                message = build_message(
-                    letter,
-                    sender=(letter.issuer_name, from_email),
-                    recipient=item.to,
-                    msg_id=item.message_id,
-                    sent=datetime.now().astimezone(),
-                    docx=docx,
-                    pdf=pdf,
-                )
-                item.outcome = await sender.send(message, from_email, item.to[1])
+                message = built.get(first.message_id)
+                if message is None:
+                    message = built[first.message_id] = build_message(
+                        outgoing.letter,
+                        sender=(outgoing.letter.issuer_name, outgoing.from_email),
+                        recipients=outgoing.recipients,
+                        msg_id=first.message_id,
+                        sent=datetime.now().astimezone(),
+                        docx=outgoing.docx,
+                        pdf=outgoing.pdf,
+                    )
+                outcomes = await sender.send_many(message, outgoing.from_email, [item.to[1] for item in group])
+                for item in group:
+                    item.outcome = outcomes[item.to[1]]
             except Exception as exc:  # a fault of this message alone: recorded as its failure, the batch goes on
-                item.outcome = Outcome(False, f"cannot be sent: {type(exc).__name__}: {exc}", 1)
-            breaker.saw(item.outcome)
+                for item in group:
+                    item.outcome = Outcome(False, f"cannot be sent: {type(exc).__name__}: {exc}", 1)
+            breaker.saw([item.outcome for item in group if item.outcome is not None])
 
-    await asyncio.gather(*(work(sender) for sender in senders[: max(1, min(len(senders), len(items)))]))
+    await asyncio.gather(*(work(sender) for sender in senders[: max(1, min(len(senders), len(groups)))]))
 
 
 SMTP_LIMIT = "smtp-connections"

@@ -1,4 +1,4 @@
-"""The message that carries a letter to one recipient."""
+"""The message that carries a letter: one per letter, to all its recipients, as the letter itself names them."""
 
 from __future__ import annotations
 
@@ -23,8 +23,15 @@ def address_header(name: str, address: str) -> str:
     return f"{Header(name, 'utf-8').encode()} <{address}>"
 
 
+def letter_message_id(letter_id: int, sha256: str, domain: str) -> str:
+    """The id of a letter's one message: deterministic, so a re-send after a crash, or to a recipient whose
+    server refused it for a while, carries the same id and the receiver can drop the copy."""
+    return f"<letter-{letter_id}.{sha256[:16]}@{domain}>"
+
+
 def message_id(letter_id: int, unit_code: str, sha256: str, domain: str) -> str:
-    """Deterministic: a re-send after a crash carries the same id, so the receiver can drop the copy."""
+    """The id a message to one recipient carried before letters went out as one message to all: copies still in
+    an outbox keep it, and an audit of those years checks it."""
     safe = "".join(ch if ch.isalnum() else "-" for ch in unit_code)
     return f"<letter-{letter_id}.{safe}.{sha256[:16]}@{domain}>"
 
@@ -39,29 +46,35 @@ def build_message(
     letter: Letter,
     *,
     sender: tuple[str, str],
-    recipient: tuple[str, str],
+    recipients: list[tuple[str, str]],
     msg_id: str,
     sent: datetime,
     docx: bytes | None = None,
     pdf: bytes | None = None,
 ) -> MIMEMultipart:
-    """A short Vietnamese body; the letter itself attached: the signed PDF, the official document (else, for a
-    letter issued before chidao signed letters, the HTML page), and the DOCX as an editable copy.
+    """A short Vietnamese body greeting the recipients as the letter's "Kính gửi" does; the letter itself
+    attached: the signed PDF, the official document (else, for a letter issued before chidao signed letters,
+    the HTML page), and the DOCX as an editable copy. One message for all recipients: each server's reply
+    for each of them is read apart (mail.smtp.Sender.send_many).
 
     Headers go through email.header.Header: the newer folder of the email package drops the space
     between two encoded words of a long Vietnamese subject ("và bảo" arrives as "vàbảo").
     """
     message = MIMEMultipart()
     message["From"] = address_header(*sender)
-    message["To"] = address_header(*recipient)
+    message["To"] = ", ".join(address_header(*recipient) for recipient in recipients)
     message["Subject"] = Header(subject_of(letter), "utf-8")  # type: ignore[assignment]  # typeshed: str only
     message["Message-ID"] = msg_id
     message["Date"] = format_datetime(sent)
     if letter.urgency:
         message["X-Priority"] = "1"
     when = short_date(letter.issued_on) if letter.issued_on else ""
+    names = [name for name, _ in recipients]
+    greeting = (
+        f"Kính gửi: {names[0]}." if len(names) == 1 else "Kính gửi:\n" + ";\n".join(f"- {n}" for n in names) + "."
+    )
     body = (
-        f"Kính gửi: {recipient[0]}.\n\n"
+        f"{greeting}\n\n"
         f"{letter.issuer_name} gửi {letter.doc_type.lower()} số {letter.reference} ngày {when} "
         f"về việc {letter.subject}.\n\n"
         + (

@@ -14,7 +14,8 @@ LOOPBACK = "127.0.0.1"
 
 
 class MaildirHandler:
-    """Stores each accepted message, with its envelope recipients, in a Maildir."""
+    """Stores each accepted message in a Maildir, a copy per envelope recipient (as a mail system delivers one
+    into each mailbox), marked with that recipient."""
 
     def __init__(self, maildir: Path) -> None:
         maildir.parent.mkdir(parents=True, exist_ok=True)
@@ -24,8 +25,8 @@ class MaildirHandler:
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
-        header = f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n".encode()
-        self.box.add(header + content)
+        for recipient in envelope.rcpt_tos:
+            self.box.add(f"X-Envelope-To: {recipient}\r\n".encode() + content)
         return "250 Message accepted"
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import unquote, urlsplit
+from weakref import WeakKeyDictionary
 
 import aiosmtplib
+from aiosmtplib.email import flatten_message, parse_address
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,18 @@ class Outcome:
     attempts: int
     deferred: bool = False
     unreachable: bool = False  # deferred because the server could not be reached at all
+
+
+_FLAT: WeakKeyDictionary[Message, dict[tuple[bool, str], bytes]] = WeakKeyDictionary()
+
+
+def flattened(message: Message, utf8: bool, cte_type: str) -> bytes:
+    """The message as bytes on the wire, made once per message and form: a letter going to many recipients, or
+    tried again, is not encoded again."""
+    forms = _FLAT.setdefault(message, {})
+    if (utf8, cte_type) not in forms:
+        forms[(utf8, cte_type)] = flatten_message(message, utf8=utf8, cte_type=cte_type)
+    return forms[(utf8, cte_type)]
 
 
 class Transient(Exception):
@@ -89,50 +104,94 @@ class Sender:
         return client
 
     async def send(self, message: Message, sender: str, recipient: str) -> Outcome:
-        """Send one message; retry connection errors and 4xx replies with doubling delays. Never raises: whatever
-        goes wrong with this message is its outcome alone (an address the server cannot take fails it)."""
-        detail, unreachable = "", False
+        """Send one message to one recipient (see send_many). Never raises."""
+        return (await self.send_many(message, sender, [recipient]))[recipient]
+
+    async def send_many(self, message: Message, sender: str, recipients: Sequence[str]) -> dict[str, Outcome]:
+        """One SMTP transaction for all `recipients` (MAIL, an RCPT each, one DATA), each recipient's outcome read
+        from the server's replies: accepted, refused for good (5xx), or refused for now (4xx: tried again with
+        the others still waiting, with doubling delays). A failure of the whole transaction (no connection, a
+        reply to MAIL or DATA, a drop) is every waiting recipient's. Never raises: an address that cannot be
+        sent fails alone, before anything goes out, and the others go on."""
+        try:
+            parse_address(sender)
+        except ValueError as exc:
+            return {r: Outcome(False, f"cannot be sent: ValueError: {exc}", 1) for r in recipients}
+        outcomes: dict[str, Outcome] = {}
+        for address in dict.fromkeys(recipients):
+            try:
+                parse_address(address)
+            except ValueError as exc:
+                outcomes[address] = Outcome(False, f"cannot be sent: ValueError: {exc}", 1)
+        waiting = [r for r in dict.fromkeys(recipients) if r not in outcomes]
+        detail, unreachable, attempt = "", False, 0
         for attempt in range(1, self.attempts + 1):
+            if not waiting:
+                break
             connected = self.client is not None and self.client.is_connected
             try:
                 client = await self._connect()
                 connected = True
-                if not (sender + recipient).isascii() and client.is_ehlo_or_helo_needed:
+                if client.is_ehlo_or_helo_needed:
                     await client.ehlo()  # the server says what it offers in its EHLO reply
-                if not (sender + recipient).isascii() and not client.supports_extension("smtputf8"):
-                    return Outcome(
-                        False,
-                        "cannot be sent: an internationalised address, and the server offers no SMTPUTF8",
-                        attempt,
-                    )
-                errors, response = await client.send_message(message, sender=sender, recipients=[recipient])
-                if errors:  # a refusal of our only recipient is reported here by some servers
-                    code, text = next(iter(errors.values()))
+                utf8 = not (sender + "".join(waiting)).isascii()
+                if utf8 and not client.supports_extension("smtputf8"):
+                    no = "cannot be sent: an internationalised address, and the server offers no SMTPUTF8"
+                    for address in waiting if not sender.isascii() else [r for r in waiting if not r.isascii()]:
+                        outcomes[address] = Outcome(False, no, attempt)
+                    waiting, utf8 = [r for r in waiting if r not in outcomes], False
+                    if not waiting:
+                        break
+                options = ["SMTPUTF8"] if utf8 else []
+                eight_bit = client.supports_extension("8BITMIME")
+                if eight_bit:
+                    options.append("BODY=8BITMIME")
+                data = flattened(message, utf8, "8bit" if eight_bit else "7bit")
+                try:
+                    errors, response = await client.sendmail(sender, waiting, data, mail_options=options)
+                except aiosmtplib.SMTPRecipientsRefused as exc:  # every RCPT refused: nothing sent
+                    errors = {r.recipient: aiosmtplib.SMTPResponse(r.code, r.message) for r in exc.recipients}
+                    response = ""
+                again = []
+                for address in waiting:
+                    if address not in errors:
+                        outcomes[address] = Outcome(True, response, attempt)
+                        continue
+                    code, text = errors[address]
                     if 400 <= code < 500:
-                        raise aiosmtplib.SMTPResponseException(code, text)
-                    return Outcome(False, f"{code} {text}", attempt)
-                return Outcome(True, response, attempt)
+                        again.append(address)
+                        detail = f"{code} {text}"
+                    else:
+                        outcomes[address] = Outcome(False, f"{code} {text}", attempt)
+                waiting = again
+                if waiting and attempt < self.attempts:
+                    await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
             except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                 transient, detail = _classify(exc)
                 if isinstance(exc, (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, OSError)):
                     self.client = None
-                if isinstance(exc, aiosmtplib.SMTPNotSupported):  # e.g. an address that needs SMTPUTF8
-                    return Outcome(False, f"cannot be sent: {detail}", attempt)
-                if not transient:
-                    return Outcome(False, detail, attempt)
+                if isinstance(exc, aiosmtplib.SMTPNotSupported) or not transient:
+                    prefix = "cannot be sent: " if isinstance(exc, aiosmtplib.SMTPNotSupported) else ""
+                    outcomes.update({r: Outcome(False, prefix + detail, attempt) for r in waiting})
+                    return outcomes
                 unreachable = not connected
                 if unreachable and attempt >= 2:
                     break  # nobody answers: the dispatch decides when to come back, not this message
                 if attempt < self.attempts:
                     await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-            except (ValueError, UnicodeError, LookupError) as exc:  # the message or address itself is unsendable
+            except (ValueError, UnicodeError, LookupError) as exc:  # the message itself is unsendable
                 if self.client is not None:
                     self.client.close()  # refused before a command went out, yet the connection must not leak
                 self.client = None
-                return Outcome(False, f"cannot be sent: {type(exc).__name__}: {exc}", attempt)
-        return Outcome(
-            False, f"gave up after {attempt} attempts: {detail}", attempt, deferred=True, unreachable=unreachable
-        )
+                outcomes.update(
+                    {r: Outcome(False, f"cannot be sent: {type(exc).__name__}: {exc}", attempt) for r in waiting}
+                )
+                return outcomes
+        for address in waiting:
+            outcomes[address] = Outcome(
+                False, f"gave up after {attempt} attempts: {detail}", attempt, deferred=True, unreachable=unreachable
+            )
+        return outcomes
 
     async def close(self) -> None:
         if self.client is not None and self.client.is_connected:

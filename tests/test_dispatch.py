@@ -48,10 +48,14 @@ def test_every_recipient_gets_exactly_its_letter(
         signed = session.get_one(LetterDocument, root.id).pdf
         rows = session.query(RecipientRecord).filter_by(letter_id=root.id).order_by(RecipientRecord.position).all()
         expected = {r.email: r.message_id for r in rows}
+        names = [r.name for r in rows]
     got = parsed(sink)
     assert sorted(m["X-Envelope-To"] for m in got) == sorted(expected)
-    for m in got:
-        assert m["To"].addresses[0].addr_spec == m["X-Envelope-To"]
+    assert len(set(expected.values())) == 1, "one message for the letter: every copy carries its Message-ID"
+    for m in got:  # each mailbox's copy of the one message, addressed to all as the letter is
+        assert [a.addr_spec for a in m["To"].addresses] == list(expected)
+        assert [a.display_name for a in m["To"].addresses] == names
+        assert m.get_body(("plain",)).get_content().startswith("Kính gửi:\n- " + names[0] + ";\n")
         assert m["Message-ID"] == expected[m["X-Envelope-To"]]
         assert m["Subject"] == (
             "Công văn số 01/SVHTT-HTS ngày 05/02/2024 - V/v tăng cường tuyên truyền và bảo đảm thông tin liên lạc "
