@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from chidao import approval
 from chidao.cascade import begin, draft_below, load_inputs
@@ -106,9 +107,10 @@ def desk_cascade(url: str, smtp_url: str, directive: Path, hierarchy: Path | Non
 
 
 @contextmanager
-def desk_server(url: str, hierarchy: Path | None = None) -> Iterator[str]:
-    """`chidao serve`'s app under uvicorn on a loopback port, in a thread; yields its base URL. As `chidao
-    serve` does, on CHIDAO_DATABASE_URL (set to url meanwhile): the flows the desk runs read it."""
+def desk_server(url: str, hierarchy: Path | None = None, app: Any = None) -> Iterator[str]:
+    """`chidao serve`'s app (or the app given, to reach its state) under uvicorn on a loopback port, in a thread;
+    yields its base URL. As `chidao serve` does, on CHIDAO_DATABASE_URL (set to url meanwhile): the flows the
+    desk runs read it."""
     import os
     import threading
     import time
@@ -123,7 +125,10 @@ def desk_server(url: str, hierarchy: Path | None = None) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(url, hierarchy or LANGSON / "hierarchy.yaml"), host="127.0.0.1", port=port, log_level="warning"
+            app or create_app(url, hierarchy or LANGSON / "hierarchy.yaml"),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)

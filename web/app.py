@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chidao.refusals import Refused, record_refusal
 from chidao.settings import settings
@@ -28,6 +31,7 @@ from db.migrate import upgrade
 from hierarchy.graph import Hierarchy
 from inputs.sources import InputError
 from web import starts
+from web.background import Consolidation
 from web.pages import (
     MAX_BODY,
     BadForm,
@@ -52,13 +56,15 @@ REPLAY_CSP = CSP.replace("script-src 'none'", "script-src 'unsafe-inline'")
 REPLAY_PATH = re.compile(r"/cascades/\d+/replay")
 
 
-def create_app(url: str | None = None, hierarchy: Path | None = None) -> FastAPI:
-    """The desk on the database at url (default: CHIDAO_DATABASE_URL), migrated first; new cascades are
-    started on the hierarchy file given (default: CHIDAO_HIERARCHY). The flows it runs (a cascade, what
-    follows a signature) read CHIDAO_DATABASE_URL themselves, as on a worker: url must be the same database."""
+def create_app(url: str | None = None, hierarchy: Path | None = None, *, migrate: bool = True) -> FastAPI:
+    """The desk on the database at url (default: CHIDAO_DATABASE_URL), migrated first unless `chidao serve` did
+    already; new cascades are started on the hierarchy file given (default: CHIDAO_HIERARCHY). The flows it runs
+    (a cascade, what follows a signature) read CHIDAO_DATABASE_URL themselves, as on a worker: url must be the
+    same database."""
     conf = settings()
     url = url or conf.url
-    upgrade(url)
+    if migrate:
+        upgrade(url)
     served = hierarchy or conf.hierarchy
     planner = starts.Starts(conf.data_dir / "directives", url)
     desk = Desk(
@@ -69,34 +75,97 @@ def create_app(url: str | None = None, hierarchy: Path | None = None) -> FastAPI
         starts=planner,
         approvers=_people(planner.hierarchy(served), "approvers") if served else None,
         drafters=_people(planner.hierarchy(served), "drafters") if served else None,
+        consolidation=Consolidation(url),
+        secure=conf.secure_cookies,
     )
-    app = FastAPI(title="chidao", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from anyio import to_thread
+
+        to_thread.current_default_thread_limiter().total_tokens = PAGE_THREADS
+        yield
+        from starlette.concurrency import run_in_threadpool
+
+        # a consolidation under way is let finish (else it is rolled back, and done after the next report)
+        await run_in_threadpool(desk.consolidation.wait, SHUTDOWN_WAIT)
+
+    app = FastAPI(title="chidao", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.desk = desk
     for area in (signin, letters, received, reports, cascades, start):
         app.include_router(area.router)
     _handlers(app, desk)
-
     app.add_middleware(BodyLimit, limit=MAX_BODY)
-
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        return secured(response, request.url.path)
-
+    app.add_middleware(SecurityHeaders, secure=conf.secure_cookies)
     return app
 
 
+SHUTDOWN_WAIT = 30.0  # seconds a stopping server gives a consolidation under way
+# Pages are worked on in threads, one process's at a time under Python's lock: more threads than a few only
+# take turns (anyio's 40 slowed every page at 50 clients); a request waits its turn in order instead.
+PAGE_THREADS = 8
+
+
+def check_served(url: str, hierarchy: Path | None) -> None:
+    """What every worker of `chidao serve --workers N` would otherwise find wrong, or race on, by itself: the
+    served hierarchy is read and checked (InputError names the problem), and the cookies' key is generated
+    into DATA_DIR/desk.key once, before the workers read it. The database is migrated already."""
+    conf = settings()
+    served = hierarchy or conf.hierarchy
+    if served is not None:
+        starts.Starts(conf.data_dir / "directives", url).hierarchy(served)
+    load_secret(conf.secret_key, conf.data_dir)
+
+
+def from_environment() -> FastAPI:
+    """The desk as each worker process of `chidao serve --workers N` builds it (uvicorn's factory): on
+    CHIDAO_DATABASE_URL and CHIDAO_HIERARCHY, which `chidao serve` sets after checking them (check_served)."""
+    return create_app(migrate=False)
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response (a plain ASGI middleware: it costs nothing per request
+    beyond the headers, unlike one that wraps the response in a stream)."""
+
+    def __init__(self, app: ASGIApp, secure: bool) -> None:
+        self.app, self.secure = app, secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _security_headers(path, self.secure):
+                    if name not in headers:
+                        headers.append(name, value)
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 def secured(response: Response, path: str) -> Response:
-    """The security headers every response carries, error pages included."""
-    replay = REPLAY_PATH.fullmatch(path) is not None
-    response.headers.setdefault("Content-Security-Policy", REPLAY_CSP if replay else CSP)
-    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")
-    if settings().secure_cookies:  # served over HTTPS: browsers keep to it
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    """The security headers on a response made outside the middleware (the page of an unexpected error)."""
+    for name, value in _security_headers(path, settings().secure_cookies):
+        response.headers.setdefault(name, value)
     return response
+
+
+def _security_headers(path: str, secure: bool) -> list[tuple[str, str]]:
+    replay = REPLAY_PATH.fullmatch(path) is not None
+    found = [
+        ("Content-Security-Policy", REPLAY_CSP if replay else CSP),
+        ("X-Frame-Options", "SAMEORIGIN"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("Cache-Control", "no-store"),
+    ]
+    if secure:  # served over HTTPS: browsers keep to it
+        found.append(("Strict-Transport-Security", "max-age=31536000"))
+    return found
 
 
 def _people(h: Hierarchy, role: str) -> frozenset[str]:

@@ -24,7 +24,7 @@ from db.models import LetterDocument, LetterRecord, RecipientRecord
 from letters.content import Letter
 from letters.render import render_markdown
 from web import forms
-from web.pages import WAIT_WORDS, database, in_vietnamese, render_page
+from web.pages import WAIT_WORDS, database, in_vietnamese, looking, render_page
 from web.sheet import sheet
 
 
@@ -200,7 +200,7 @@ def letter_view(
 ) -> Response:
     """A letter: the printed page, the changes made to the draft, the form its drafter or approvers act
     with, its recipients and what became of each copy."""
-    with database(request) as db:
+    with looking(request) as db:
         letter = get_letter(db, letter_id)
         hierarchy = access.check_letter(db, reader, letter)
         content = letter_content(letter)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -30,6 +31,8 @@ from db.models import Account
 from letters.render import environment
 from mail.replies import explain
 from web import starts
+from web.background import Consolidation
+from web.reading import reading
 from web.session import COOKIE, LIFETIME, DeskSession, Signer, same_token
 
 STATUS_WORDS = {"draft": "Dự thảo", "rejected": "Bị trả lại", "approved": "Đã ký", "sent": "Đã gửi"}
@@ -64,8 +67,10 @@ class Desk:
     hierarchy: Path | None
     zone: ZoneInfo
     starts: starts.Starts
+    consolidation: Consolidation  # the BÁO CÁO drafted after reports come in, off the request
     approvers: frozenset[str] | None  # of the served hierarchy: who is shown the inbox (None: everyone)
     drafters: frozenset[str] | None = None  # of the served hierarchy: who prepares letters (shown the inbox too)
+    secure: bool = False  # served over HTTPS (CHIDAO_SECURE_COOKIES): cookies and browsers keep to it
 
 
 class BodyLimit:
@@ -117,7 +122,7 @@ def set_cookie(response: Response, request: Request, session: DeskSession) -> No
         max_age=LIFETIME,
         httponly=True,
         samesite="lax",
-        secure=settings().secure_cookies,
+        secure=desk.secure,
         path="/",
     )
 
@@ -134,12 +139,20 @@ def database(request: Request) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def looking(request: Request) -> Iterator[Session]:
+    """The database as a page reads it: no lock, nothing written (web.reading)."""
+    desk: Desk = request.app.state.desk
+    with reading(desk.url) as session:
+        yield session
+
+
 def signed_in(request: Request) -> Reader:
     """The person signed in, checked against their account now (a changed password ends the session)."""
     session = desk_session(request)
     if session.account is None:
         raise SignInNeeded()
-    with database(request) as db:
+    with looking(request) as db:
         account = db.get(Account, session.account)
         if account is None or account.disabled or not accounts.live(db, session.sid, account.id):
             raise SignInNeeded()
@@ -191,7 +204,7 @@ def render_page(request: Request, template: str, status: int = 200, **context: A
             delivery_words=DELIVERY_WORDS,
             kind_words=KIND_WORDS,
             explain=explain,
-            dmy=dmy,
+            dmy=partial(dmy, zone=request.app.state.desk.zone),
             num=vn_number,
             unit_label=unit_label,
             **context,
@@ -203,12 +216,13 @@ def render_page(request: Request, template: str, status: int = 200, **context: A
     return response
 
 
-def dmy(value: Any) -> str:
-    """A date as 27/11/2026; a moment as 04:53 27/11/2026 on Vietnam's clock (CHIDAO_TIMEZONE)."""
+def dmy(value: Any, zone: ZoneInfo | None = None) -> str:
+    """A date as 27/11/2026; a moment as 04:53 27/11/2026 on Vietnam's clock (CHIDAO_TIMEZONE; the desk's
+    zone, read when it started, as the settings are read from the environment at every call)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.astimezone(ZoneInfo(settings().timezone)).strftime("%H:%M %d/%m/%Y")
+        return value.astimezone(zone or ZoneInfo(settings().timezone)).strftime("%H:%M %d/%m/%Y")
     return f"{value:%d/%m/%Y}"
 
 

@@ -2,15 +2,19 @@
 
 The plan is computed from the text alone (nothing stored). Starting stores the directive's text under
 DATA_DIR/directives, named by its hash, and runs the same `cascade` flow `chidao cascade start` runs, in a
-thread of the server; its progress is shown on a page that refreshes itself.
+thread of the server; its progress is shown on a page that refreshes itself. The job's state is kept in a file
+beside the directives, so that whichever worker process of `chidao serve --workers N` answers the page shows it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +35,9 @@ from letters.directive import Directive, parse_directive
 from letters.plan import NothingToSend, Plan, plan_cascade
 
 MAX_DIRECTIVE = DIRECTIVE.max_bytes  # inputs.limits: the same limit as the CLI's
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{16}")  # secrets.token_urlsafe(12)
+SAVE_EVERY = 0.5  # seconds between writes of a running job's progress
+STOPPED = "máy chủ chạy việc này đã dừng giữa chừng; hãy khởi động lại (không văn bản nào bị tạo hai lần)."
 
 
 class StartError(Exception):
@@ -85,6 +92,33 @@ class Job:
     cascade_id: int | None = None
     letters: int = 0
     error: str | None = None
+    pid: int = field(default_factory=os.getpid)  # the process running it
+
+    def to_data(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "actor": self.actor,
+            "digest": self.digest,
+            "starters": sorted(self.starters),
+            "started": self.started.isoformat(),
+            "state": self.state,
+            "done": self.done,
+            "total": self.total,
+            "cascade_id": self.cascade_id,
+            "letters": self.letters,
+            "error": self.error,
+            "pid": self.pid,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Job:
+        """A job as saved; one whose process is gone is told as stopped, not as running for ever."""
+        found = cls(
+            **{**data, "starters": frozenset(data["starters"]), "started": datetime.fromisoformat(data["started"])}
+        )
+        if found.state == "running" and not _alive(found.pid):
+            found.state, found.error = "failed", STOPPED
+        return found
 
 
 class Starts:
@@ -124,16 +158,40 @@ class Starts:
         digest = hashlib.sha256(planned.text.encode()).hexdigest()
         path = self._store(digest, planned.text)
         with self._lock:
-            for job in self._jobs.values():
+            for job in [*self._jobs.values(), *self._saved()]:
                 if job.digest == digest and job.state == "running":
                     return job  # the same directive twice: one run (the flow itself creates nothing twice)
             job = Job(secrets.token_urlsafe(12), actor, digest, frozenset(planned.starters))
             self._jobs[job.id] = job
+            self._save(job)
         threading.Thread(target=self._run, args=(job, path, hierarchy_path), daemon=True).start()
         return job
 
     def job(self, job_id: str) -> Job | None:
-        return self._jobs.get(job_id)
+        """This process's job as it runs, or another process's as it last saved it."""
+        found = self._jobs.get(job_id)
+        if found is not None or not JOB_ID.fullmatch(job_id):
+            return found
+        try:
+            return Job.from_data(json.loads((self.folder / "jobs" / f"{job_id}.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _saved(self) -> list[Job]:
+        """Every job saved by any process (a handful: cascades are started by hand)."""
+        found = []
+        for path in (self.folder / "jobs").glob("*.json"):
+            job = self.job(path.stem)
+            if job is not None:
+                found.append(job)
+        return found
+
+    def _save(self, job: Job) -> None:
+        folder = self.folder / "jobs"
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f"{job.id}.{os.getpid()}.{threading.get_ident()}.part"
+        partial.write_text(json.dumps(job.to_data(), ensure_ascii=False), encoding="utf-8")
+        partial.replace(folder / f"{job.id}.json")
 
     def _store(self, digest: str, text: str) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -148,9 +206,15 @@ class Starts:
         from flows.cascade import CascadeParams
         from flows.cascade import cascade as cascade_flow
 
+        saved = time.monotonic()
+
         def update(what: str, done: int, total: int) -> None:
+            nonlocal saved
             if what == "letters":
                 job.done, job.total = done, max(total, done)
+                if time.monotonic() - saved >= SAVE_EVERY:  # for the pages other worker processes answer
+                    self._save(job)
+                    saved = time.monotonic()
 
         stop = progress.listen(update)
         try:
@@ -164,3 +228,14 @@ class Starts:
             job.error, job.state = f"{type(exc).__name__}: {exc}", "failed"
         finally:
             stop()
+            self._save(job)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True

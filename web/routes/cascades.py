@@ -26,6 +26,7 @@ from web.pages import (
     Problem,
     database,
     int_field,
+    looking,
     render_page,
     see_other,
     signed_in,
@@ -52,7 +53,7 @@ def cascades(request: Request, q: str = "", page: str = "1") -> Response:
     """The cascades this person follows: all of them (the department: those it issued; an auditor: every
     one), or their own unit's part (a unit's head, with the units under it)."""
     reader = signed_in(request)
-    with database(request) as db:
+    with looking(request) as db:
         rows: list[dict[str, Any]] = []
         for cascade in db.scalars(select(Cascade).order_by(Cascade.id.desc())):
             directive, hierarchy = inputs_of(db, cascade)
@@ -93,7 +94,7 @@ def cascade_page(
 ) -> Response:
     resent = int(m[7:]) if re.fullmatch(r"resent-\d{1,6}", m) else None
     reader = signed_in(request)
-    with database(request) as db:
+    with looking(request) as db:
         hierarchy = access.check_cascade(db, reader, cascade_id)
         cascade = get_cascade(db, cascade_id)
         directive, _ = inputs_of(db, cascade)
@@ -138,7 +139,7 @@ def unit_part(
     """A unit's part of a cascade: the units under it, who reported, late, overdue, with their letters and
     reports (its head, the department above, auditors)."""
     reader = signed_in(request)
-    with database(request) as db:
+    with looking(request) as db:
         hierarchy = access.check_subtree(db, reader, cascade_id, unit_code)
         cascade = get_cascade(db, cascade_id)
         directive, _ = inputs_of(db, cascade)
@@ -184,31 +185,24 @@ def _part(
             select(ReportRequest.unit_code, ReportRequest.id).where(ReportRequest.cascade_id == cascade.id)
         ).all()
     }
+    known = top in states
     rows: list[dict[str, Any]] = []
-
-    def walk(code: str, depth: int, parent: tuple[str, str] | None) -> None:
-        children = [c.code for c in hierarchy.sorted_children(code) if c.code in states]
+    for code, depth, parent, children in _tree(hierarchy, top) if known else ():
         below = [states[c].report for c in children]
         rows.append(
             {
                 "code": code,
-                "label": unit_label(hierarchy.unit(code)),
+                "label": _labels(hierarchy)[code],
                 "depth": depth,
                 "state": states[code],
                 "letter": letters.get(code),
                 "request": requests.get(code),
-                "parent": parent,
+                "parent": (parent, _labels(hierarchy)[parent]) if parent else None,
                 "children": len(children),
                 "reported": sum(s in ("received", "late") for s in below),
                 "overdue": sum(s == "overdue" for s in below),
             }
         )
-        for child in children:
-            walk(child, depth + 1, (code, unit_label(hierarchy.unit(code))))
-
-    known = top in states
-    if known:
-        walk(top, 0, None)
     levels: list[dict[str, int]] = []
     for row in rows:
         while len(levels) <= row["depth"]:
@@ -233,11 +227,52 @@ def _part(
     return {"known": known, "top": top, "levels": levels, "overdue": overdue, "units": found}
 
 
+def _tree(hierarchy: Hierarchy, top: str) -> list[tuple[str, int, str | None, list[str]]]:
+    """The units under top (and it) in tree order, children in Vietnamese alphabetical order: (code, depth,
+    parent, children). The same for every page of a hierarchy: worked out once per process (sorting thousands
+    of names by their Vietnamese keys took most of a cascade page's time)."""
+    key = (hierarchy.digest, top)
+    found = _TREES.get(key)
+    if found is None:
+        found = []
+
+        def walk(code: str, depth: int, parent: str | None) -> None:
+            children = [c.code for c in hierarchy.sorted_children(code)]
+            found.append((code, depth, parent, children))
+            for child in children:
+                walk(child, depth + 1, code)
+
+        walk(top, 0, None)
+        _remember(_TREES, key, found)
+    return found
+
+
+def _labels(hierarchy: Hierarchy) -> dict[str, str]:
+    """Every unit named with its place (chidao.words.unit_label), once per hierarchy and process."""
+    found = _LABELS.get(hierarchy.digest)
+    if found is None:
+        found = _remember(
+            _LABELS, hierarchy.digest, {code: unit_label(hierarchy.unit(code)) for code in hierarchy.graph}
+        )
+    return found
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+    cache[key] = value
+    while len(cache) > 64:  # a process serves a handful of hierarchies and tops at a time
+        del cache[next(iter(cache))]
+    return value
+
+
+_TREES: dict[tuple[str, str], list[tuple[str, int, str | None, list[str]]]] = {}
+_LABELS: dict[str, dict[str, str]] = {}
+
+
 @router.get("/cascades/{cascade_id}/letters", response_class=HTMLResponse)
 def cascade_letters(request: Request, cascade_id: Id, q: str = "", state: str = "", page: str = "1") -> Response:
     """Every letter of the cascade (drafts, signed, the BÁO CÁO), searchable by number, subject and unit."""
     reader = signed_in(request)
-    with database(request) as db:
+    with looking(request) as db:
         hierarchy = access.check_cascade(db, reader, cascade_id)
         cascade = get_cascade(db, cascade_id)
         directive, _ = inputs_of(db, cascade)
@@ -296,6 +331,6 @@ def replay(request: Request, cascade_id: Id) -> Response:
 
     desk = the_desk(request)
     reader = signed_in(request)
-    with database(request) as db:
+    with looking(request) as db:
         access.check_cascade(db, reader, cascade_id)
         return HTMLResponse(render_replay_page(db, cascade_id, desk.zone))

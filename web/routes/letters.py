@@ -37,6 +37,7 @@ from web.pages import (
     acting,
     database,
     in_vietnamese,
+    looking,
     render_page,
     see_other,
     signed_in,
@@ -52,7 +53,7 @@ INBOX_STATES = {"to_sign": "Chờ ký", "to_draft": "Cần soạn, trình ký", 
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox(request: Request, q: str = "", state: str = "", page: str = "1") -> Response:
     reader = signed_in(request)
-    with database(request) as db:
+    with looking(request) as db:
         waiting = [] if reader.auditor else approval.pending(db, reader.id)
         rows = [letter_row(db, letter) for letter in waiting]
     found = listing(
@@ -76,7 +77,7 @@ def letter_page(request: Request, letter_id: Id, m: str = "") -> Response:
 def printed_page(request: Request, letter_id: Id) -> Response:
     """The letter as it prints (Decree 30 layout), on a page of its own."""
     reader = signed_in(request)
-    with database(request) as db:
+    with looking(request) as db:
         letter = get_letter(db, letter_id)
         access.check_letter(db, reader, letter)
         return HTMLResponse(render_html(letter_content(letter)), headers={"Cache-Control": "private, no-store"})
@@ -89,7 +90,7 @@ def pdf(request: Request, letter_id: Id) -> Response:
     from letters.pdf import render_pdf
 
     reader = signed_in(request)
-    with database(request) as db:
+    with looking(request) as db:
         letter = get_letter(db, letter_id)
         access.check_letter(db, reader, letter)
         content = letter_content(letter)
