@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 import socket
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,16 @@ def start_sink(maildir: Path, port: int = 0, handler: Any | None = None) -> Cont
     controller = Controller(handler or MaildirHandler(maildir), hostname=LOOPBACK, port=port)
     controller.start()
     return controller
+
+
+def copies(maildir: Path) -> list[tuple[str, str]]:
+    """(recipient, Message-ID) of every copy the sink kept, oldest first: one message to many recipients is a
+    copy each; a copy kept twice is a message that arrived twice."""
+    out = []
+    for raw in messages(maildir):
+        message = message_from_bytes(raw)
+        out.append((str(message["X-Envelope-To"]), str(message["Message-ID"])))
+    return out
 
 
 def messages(maildir: Path) -> list[bytes]:

@@ -20,7 +20,7 @@ from db.engine import transaction
 from db.letters import list_letters
 from db.migrate import upgrade
 from db.models import RecipientRecord
-from mail.sink import MaildirHandler, free_port, messages, start_sink
+from mail.sink import MaildirHandler, copies, free_port, messages, start_sink
 from tests.conftest import LANGSON
 from tests.steps import SIGNED
 
@@ -86,15 +86,6 @@ def test_killed_dispatch_resumes_without_losing_or_changing_a_message(tmp_path: 
             expected[r.email].add(str(r.message_id))
     # Every recipient got every letter meant for it; a duplicate, if any, has the same Message-ID.
     assert ids_by_recipient == expected
-
-
-def copies(maildir: Path) -> list[tuple[str, str]]:
-    """(recipient, Message-ID) of each copy the sink kept: a letter is one message, a copy per recipient."""
-    out = []
-    for raw in messages(maildir):
-        msg = message_from_bytes(raw, policy=policy.default)
-        out.append((str(msg["X-Envelope-To"]), str(msg["Message-ID"])))
-    return out
 
 
 def test_two_dispatchers_at_once_send_each_message_once(
