@@ -226,12 +226,28 @@ def national_inputs(shape: str, cache: Path) -> tuple[Path, Path]:
 # --- measuring -----------------------------------------------------------------------------------
 
 
+PROFILE: Path | None = None  # --profile DIR: each phase's cProfile kept there, its top lines printed
+
+
 @contextmanager
 def clock(times: dict[str, float], phase: str) -> Iterator[None]:
+    profiler = None
+    if PROFILE is not None:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     start = time.perf_counter()
     yield
     times[phase] = times.get(phase, 0.0) + time.perf_counter() - start
     print(f"  {phase}: {times[phase]:.2f} s", file=sys.stderr, flush=True)
+    if profiler is not None and PROFILE is not None:
+        import pstats
+
+        profiler.disable()
+        name = "".join(c if c.isalnum() else "-" for c in phase)
+        profiler.dump_stats(PROFILE / f"{name}.prof")
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(12)
 
 
 @contextmanager
@@ -382,6 +398,11 @@ def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int
         raise RuntimeError(f"verify failed: {verification.problems[0]}")
     with transaction(url) as session:
         events = session.scalar(select(func.count()).select_from(Event).where(Event.cascade_id == cascade_id))
+        bc = session.scalar(
+            select(func.count())
+            .select_from(LetterRecord)
+            .where(LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "report")
+        )
         # The end of the cascade: the issuer's BÁO CÁO went up, or (an issuer at the hierarchy's root reports
         # to nobody) every recipient of the root letter has reported.
         reported = session.scalar(
@@ -398,11 +419,12 @@ def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int
         "times": times,
         "letters": summary.letters,
         "approved": approved,
-        "messages": sent.get("sent", 0),
-        "failed": sent.get("failed", 0),
+        "messages": sent.count("sent"),
+        "failed": sent.count("failed"),
         "notices": len(notices),
         "reports": len(owed),
         "consolidation_rounds": rounds,
+        "bc": bc,
         "reminders": sum(swept.count(k) for k in ("due_soon", "overdue", "escalation")),
         "events": events,
         "top_reported": bool(reported),
@@ -414,25 +436,35 @@ def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int
 
 
 def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) -> dict[str, Any]:
-    """The same letters derived, rendered, signed, stored and sent, and the same report rows, with nothing
-    else. The bare loop drafts no BÁO CÁO (a row per report is all it stores), so only letters are signed."""
+    """Exactly chidao's outputs, with nothing else: every letter derived and rendered (Markdown, HTML, DOCX),
+    drawn as a PDF and signed twice, stored and sent as one message to all its recipients; a request row and
+    a notice by mail for every report owed; a row per report, one transaction each; every BÁO CÁO drafted from
+    its recipients' reports with the same function, rendered, signed, stored and sent up. Only orchestration,
+    events, claims, checks and the audit are left out."""
     import asyncio
+    from email.message import Message
     from email.utils import make_msgid
     from zoneinfo import ZoneInfo
 
     import aiosmtplib
+    from aiosmtplib.email import flatten_message
     from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, Text, create_engine, insert
 
     from chidao.dispatch import CONNECTIONS
     from chidao.settings import settings
     from hierarchy.load import load_hierarchy
+    from letters.content import Letter
+    from letters.dates import short_date
+    from letters.derive import Citation
     from letters.directive import load_directive
     from letters.docx import render_docx
     from letters.pdf import render_pdf
     from letters.plan import plan_cascade
     from letters.render import render_html, render_markdown
     from letters.signer import signer_for
-    from mail.message import build_message
+    from mail.message import build_message, plain_message
+    from reports.consolidate import Received, consolidated
+    from reports.content import ReportContent
     from signing import pades
     from signing.keys import load_keyring
     from signing.signers import trust_roots, unlocked
@@ -456,93 +488,193 @@ def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) 
     engine = create_engine(f"sqlite:///{work / 'bare.db'}")
     meta.create_all(engine)
     today = date.today()
+    keys = load_keyring(pki_folder(work) / "keys.yaml")
+    trust = trust_roots(keys.trust)
+    zone = ZoneInfo(settings().timezone)
+    numbers: dict[tuple[str, str], int] = {}
 
-    with clock(times, "bare: render+store"):
-        plan = plan_cascade(directive, hierarchy, DRAFT_DATE)
-        rendered = []
-        for number, draft in enumerate((d for level in plan.levels for d in level), start=1):
-            unit = hierarchy.unit(draft.letter.unit)
-            signer = signer_for(unit, unit.approvers[0])  # the approver chidao's run signs as
-            letter = draft.letter.model_copy(update={"number": number, "issued_on": today, "signer": signer})
-            rendered.append((letter, render_markdown(letter), render_html(letter), render_docx(letter)))
+    def issued(letter: Letter, kind: str) -> Letter:
+        """Numbered in its unit's register and dated, signed as the approver chidao's run signs as."""
+        unit = hierarchy.unit(letter.unit)
+        numbers[(letter.unit, kind)] = number = numbers.get((letter.unit, kind), 0) + 1
+        signer = signer_for(unit, unit.approvers[0])
+        return letter.model_copy(update={"number": number, "issued_on": today, "signer": signer})
 
-    with clock(times, "bare: sign"):  # as chidao.issuing does at each approval, with the run's keys
-        keys = load_keyring(pki_folder(work) / "keys.yaml")
-        trust = trust_roots(keys.trust)
-        zone = ZoneInfo(settings().timezone)
-        signed = []
-        for letter, *_ in rendered:
-            assert letter.number is not None and letter.issued_on is not None
-            approver = keys.approver(hierarchy.unit(letter.unit).approvers[0].id)
-            seal = keys.unit(letter.unit)
-            keys.check(approver)
-            keys.check(seal)
-            when = datetime.now(zone).replace(microsecond=0)
-            pdf = render_pdf(letter, seal_mm=seal.seal_mm).data
-            with unlocked(keys, approver, None) as key:
-                pdf = pades.sign_approval(pdf, key, approver.image, when, trust, approver.owner)
-            with unlocked(keys, seal, None) as key:
-                pdf = pades.issue(
-                    pdf,
-                    number=f"{letter.number:02d}",
-                    day=f"{letter.issued_on.day:02d}",
-                    signer=key,
-                    seal=seal.image,
-                    seal_mm=seal.seal_mm,
-                    body=[letter.issuer_name, *([letter.parent_body] if letter.parent_body else [])],
-                    when=when,
-                    trust=trust,
-                )
-            signed.append(pdf)
+    def rendered(letter: Letter) -> tuple[str, str, bytes]:
+        return render_markdown(letter), render_html(letter), render_docx(letter)
 
-    with clock(times, "bare: render+store"), engine.begin() as conn:
-        conn.execute(
-            insert(letters_t),
-            [
-                {"unit": le.unit, "markdown": md, "html": html, "pdf": pdf}
-                for (le, md, html, _), pdf in zip(rendered, signed, strict=True)
-            ],
-        )
+    def signed(letter: Letter) -> bytes:
+        """As chidao.issuing does at each approval, with the run's keys."""
+        assert letter.number is not None and letter.issued_on is not None
+        approver = keys.approver(hierarchy.unit(letter.unit).approvers[0].id)
+        seal = keys.unit(letter.unit)
+        keys.check(approver)
+        keys.check(seal)
+        when = datetime.now(zone).replace(microsecond=0)
+        pdf = render_pdf(letter, seal_mm=seal.seal_mm).data
+        with unlocked(keys, approver, None) as key:
+            pdf = pades.sign_approval(pdf, key, approver.image, when, trust, approver.owner)
+        with unlocked(keys, seal, None) as key:
+            pdf = pades.issue(
+                pdf,
+                number=f"{letter.number:02d}",
+                day=f"{letter.issued_on.day:02d}",
+                signer=key,
+                seal=seal.image,
+                seal_mm=seal.seal_mm,
+                body=[letter.issuer_name, *([letter.parent_body] if letter.parent_body else [])],
+                when=when,
+                trust=trust,
+            )
+        return pdf
 
-    async def send_all() -> int:
-        work_items = [
-            (letter, docx, pdf, hierarchy.unit(letter.unit).email, hierarchy.unit(code))
-            for (letter, _, _, docx), pdf in zip(rendered, signed, strict=True)
-            for code in letter.recipient_units
-        ]
-        queue = iter(work_items)
+    def store(done: list[tuple[Letter, str, str, bytes, bytes]]) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(letters_t),
+                [{"unit": le.unit, "markdown": md, "html": html, "pdf": pdf} for le, md, html, _, pdf in done],
+            )
+
+    shapes: list[tuple[int, int]] = []  # (bytes, recipients) of every message sent: the floor sends the same
+
+    async def send(messages: list[tuple[Message, str, list[str]]]) -> int:
+        """Over as many connections as chidao uses, each taking the next message, flattened once."""
+        queue = iter(messages)
 
         async def connection() -> int:
             client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
             await client.connect()
             n = 0
-            for letter, docx, pdf, sender, unit in queue:
-                message = build_message(
-                    letter,
-                    sender=(letter.issuer_name, sender),
-                    recipient=(unit.name, unit.email),
-                    msg_id=make_msgid(domain="bench.example"),
-                    sent=datetime.now().astimezone(),
-                    docx=docx,
-                    pdf=pdf,
-                )
-                await client.send_message(message, sender=sender, recipients=[unit.email])
+            for message, sender, to in queue:
+                data = flatten_message(message, utf8=False, cte_type="8bit")
+                await client.sendmail(sender, to, data, mail_options=["BODY=8BITMIME"])
+                shapes.append((len(data), len(to)))
                 n += 1
             await client.quit()
             return n
 
         return sum(await asyncio.gather(*(connection() for _ in range(CONNECTIONS))))
 
+    def letter_message(letter: Letter, docx: bytes, pdf: bytes, to: list[str]) -> tuple[Message, str, list[str]]:
+        sender = hierarchy.unit(letter.unit).email
+        recipients = [(hierarchy.unit(code).name, hierarchy.unit(code).email) for code in to]
+        message = build_message(
+            letter,
+            sender=(letter.issuer_name, sender),
+            recipients=recipients,
+            msg_id=make_msgid(domain="bench.example"),
+            sent=datetime.now().astimezone(),
+            docx=docx,
+            pdf=pdf,
+        )
+        return message, sender, [email for _, email in recipients]
+
+    plan = plan_cascade(directive, hierarchy, DRAFT_DATE)
+    drafts = [d for level in plan.levels for d in level]
+    with clock(times, "bare: render+store"):
+        letters = [issued(d.letter, "letter") for d in drafts]
+        texts = [rendered(letter) for letter in letters]
+    with clock(times, "bare: sign"):
+        pdfs = [signed(letter) for letter in letters]
+    with clock(times, "bare: render+store"):
+        done = [(le, md, html, docx, pdf) for le, (md, html, docx), pdf in zip(letters, texts, pdfs, strict=True)]
+        store(done)
     with clock(times, "bare: send"):
-        sent = asyncio.run(send_all())
-    with clock(times, "bare: reports"):
-        units = [code for letter, *_ in rendered for code in letter.recipient_units]
+        sent = asyncio.run(send([letter_message(le, docx, pdf, le.recipient_units) for le, _, _, docx, pdf in done]))
+
+    due = today + timedelta(days=60)
+    owed = [(le, code) for le in letters for code in le.recipient_units if directive.report.owed_by(hierarchy, code)]
+    with clock(times, "bare: requests"):  # a row and a notice for every report owed, as `reports request`
         with engine.begin() as conn:
-            conn.execute(insert(rows_t), [{"kind": "request", "unit": u} for u in units])
-        for u in units:  # one transaction per report, as each clerk sends their own
-            with engine.begin() as conn:
-                conn.execute(insert(rows_t), [{"kind": "report", "unit": u}])
-    return {"times": times, "letters": len(rendered), "messages": sent}
+            conn.execute(insert(rows_t), [{"kind": "request", "unit": code} for _, code in owed])
+        notices = []
+        for letter, code in owed:
+            unit, issuer = hierarchy.unit(code), hierarchy.unit(letter.unit)
+            body = (
+                f"Kính gửi: {unit.name}.\n\n{issuer.name} đề nghị báo cáo kết quả thực hiện Công văn số "
+                f"{letter.reference} về việc {letter.subject} về {issuer.self_name} trước ngày {short_date(due)}.\n"
+            )
+            message = plain_message(
+                f"Yêu cầu báo cáo trước ngày {short_date(due)}",
+                body,
+                sender=(issuer.name, issuer.email),
+                recipient=(unit.name, unit.email),
+                msg_id=make_msgid(domain="bench.example"),
+                sent=datetime.now().astimezone(),
+            )
+            notices.append((message, issuer.email, [unit.email]))
+        asyncio.run(send(notices))
+
+    writers = {le.unit: le for le in letters}
+    content = ReportContent(done="Đã triển khai đầy đủ các nội dung được giao.", figures={"tin bài": 2})
+    with clock(times, "bare: reports"):
+        for _, code in owed:  # one transaction per report, as each clerk sends their own
+            if code not in writers:
+                with engine.begin() as conn:
+                    conn.execute(insert(rows_t), [{"kind": "report", "unit": code}])
+
+    reports_sent = 0
+    with clock(times, "bare: consolidate"):  # each writer's BÁO CÁO, the lowest level first, sent up
+        above_of = {d.letter.unit: d.above for d in drafts}
+        for draft in sorted(drafts, key=lambda d: -d.depth):
+            unit = draft.letter.unit
+            if hierarchy.parent(unit) is None or (draft.depth > 0 and not directive.report.owed_by(hierarchy, unit)):
+                continue  # the root reports to nobody; a unit that owes no report drafts none
+            own = writers[unit]
+            received = [
+                Received(code, hierarchy.unit(code).name, "received", today, content)
+                for code in own.recipient_units
+                if directive.report.owed_by(hierarchy, code)
+            ]
+            parent = above_of.get(unit)
+            cited = Citation.of(writers[parent]) if parent in writers else None
+            report = issued(
+                consolidated(directive, hierarchy, unit, cited, Citation.of(own), received, today), "report"
+            )
+            md, html, docx = rendered(report)
+            pdf = signed(report)
+            store([(report, md, html, docx, pdf)])
+            up = hierarchy.parent(unit)
+            assert up is not None
+            to = parent or up.code
+            reports_sent += asyncio.run(send([letter_message(report, docx, pdf, [to])]))
+    return {
+        "times": times,
+        "letters": len(letters),
+        "messages": sent,
+        "notices": len(notices),
+        "bc": reports_sent,
+        "shapes": shapes,
+    }
+
+
+def run_floor(shapes: list[tuple[int, int]], port: int) -> float:
+    """The floor: the same number of messages, of the same sizes and to as many recipients, through the same
+    sink over as many connections, with nothing rendered and no chidao. Seconds."""
+    import asyncio
+
+    import aiosmtplib
+
+    from chidao.dispatch import CONNECTIONS
+
+    line = b"x" * 76 + b"\r\n"
+    queue = iter(shapes)
+
+    async def connection() -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
+        await client.connect()
+        for size, recipients in queue:
+            body = line * max(1, size // len(line))
+            to = [f"floor{i}@bench.example" for i in range(recipients)]
+            await client.sendmail("floor@bench.example", to, b"Subject: floor\r\n\r\n" + body)
+        await client.quit()
+
+    async def everything() -> None:
+        await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
+
+    start = time.perf_counter()
+    asyncio.run(everything())
+    return time.perf_counter() - start
 
 
 # --- driver --------------------------------------------------------------------------------------
@@ -559,6 +691,8 @@ def one(label: str, hierarchy_file: Path, directive_file: Path) -> dict[str, Any
             chidao = run_chidao(hierarchy_file, directive_file, work, port)
         with sink_process() as port:
             bare = run_bare(hierarchy_file, directive_file, work, port)
+        with sink_process() as port:
+            bare["floor"] = run_floor(bare.pop("shapes"), port)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "label": label,
@@ -581,6 +715,7 @@ def run_child(label: str, hierarchy_file: Path, directive_file: Path) -> dict[st
             str(hierarchy_file),
             "--directive",
             str(directive_file),
+            *(["--profile", str(PROFILE / label.replace(" ", "-").replace(".", ""))] if PROFILE else []),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -594,7 +729,7 @@ def run_child(label: str, hierarchy_file: Path, directive_file: Path) -> dict[st
 
 PHASES = ("drafts", "approve", "dispatch", "requests", "reports", "consolidate", "sweep", "replay+verify")
 APART = ("prefect start", "trial PKI")  # shown, not counted in the totals
-BARE = ("bare: render+store", "bare: sign", "bare: send", "bare: reports")
+BARE = ("bare: render+store", "bare: sign", "bare: send", "bare: requests", "bare: reports", "bare: consolidate")
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -608,12 +743,16 @@ def table(results: list[dict[str, Any]]) -> str:
     for phase in BARE:
         rows.append([phase] + [f"{r['bare']['times'][phase]:.2f}" for r in results])
     rows.append(["bare loop, all"] + [f"{b:.2f}" for b in bares])
+    rows.append(["floor: same messages, no rendering"] + [f"{r['bare']['floor']:.2f}" for r in results])
     rows.append(["ratio chidao / bare"] + [f"{t / b:.2f}" for t, b in zip(totals, bares, strict=True)])
     rows.append(["units per second"] + [f"{r['units'] / t:,.0f}" for r, t in zip(results, totals, strict=True)])
     rows.append(["peak RSS (MiB)"] + [f"{r['peak_rss_mib']:.0f}" for r in results])
     for key in ("letters", "messages", "notices", "reports", "events", "signing_keys"):
         rows.append([key.replace("_", " ")] + [f"{r['chidao'][key]:,}" for r in results])
-    rows.append(["sink received"] + [f"{r['sink'][0]['messages']:,}" for r in results])
+    rows.append(["BÁO CÁO (chidao)"] + [f"{r['chidao']['bc']:,}" for r in results])
+    rows.append(["BÁO CÁO (bare)"] + [f"{r['bare']['bc']:,}" for r in results])
+    rows.append(["sink received (chidao)"] + [f"{r['sink'][0]['messages']:,}" for r in results])
+    rows.append(["sink received (bare)"] + [f"{r['sink'][1]['messages']:,}" for r in results])
     rows.append(["top reported"] + ["yes" if r["chidao"]["top_reported"] else "NO" for r in results])
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = [
@@ -647,7 +786,12 @@ def main() -> None:
     parser.add_argument("--directive", action="append", default=[], help="Its directive (one per --hierarchy)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="Also write the results to this JSON file")
+    parser.add_argument("--profile", help="Profile each phase (cProfile, slower): stats kept in this folder")
     args = parser.parse_args()
+    if args.profile:
+        global PROFILE
+        PROFILE = Path(args.profile).resolve()
+        PROFILE.mkdir(parents=True, exist_ok=True)
     if args.one:
         result = one(args.one, Path(args.hierarchy[0]), Path(args.directive[0]))
         print(json.dumps(result))
