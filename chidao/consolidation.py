@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, aliased
 
-from chidao.reporting import local_date, record_report, rules_of
+from chidao.reporting import drafts_report, local_date, record_report, rules_of
 from db import events
-from db.cascades import get_cascade, inputs_of, letter_content, store_letter
-from db.models import LetterRecord, Report, ReportRequest
+from db.cascades import cascade_inputs, get_cascade, letter_content, store_letter
+from db.models import Cascade, LetterRecord, PendingConsolidation, Report, ReportRequest
 from letters.content import Letter
 from letters.derive import Citation
 from letters.plan import Draft
@@ -26,7 +26,7 @@ from reports.content import ReportContent
 def received_by(session: Session, letter: LetterRecord) -> list[Received]:
     """Each recipient of a letter that owes a report (report.from, else the units the writer directs), and what
     it sent up, in the letter's recipient order; a unit only asked to cooperate is not listed as owing one."""
-    directive, hierarchy = inputs_of(session, get_cascade(session, letter.cascade_id))
+    directive, hierarchy = cascade_inputs(session, letter.cascade_id)
     requests = {
         r.unit_code: r for r in session.scalars(select(ReportRequest).where(ReportRequest.letter_id == letter.id))
     }
@@ -60,7 +60,7 @@ def received_by(session: Session, letter: LetterRecord) -> list[Received]:
 
 def report_content(session: Session, letter: LetterRecord, today: date) -> Letter:
     """The BÁO CÁO of the unit that wrote `letter`, from what its recipients have sent so far."""
-    directive, hierarchy = inputs_of(session, get_cascade(session, letter.cascade_id))
+    directive, hierarchy = cascade_inputs(session, letter.cascade_id)
     above = session.get(LetterRecord, letter.parent_id) if letter.parent_id else None
     return consolidated(
         directive,
@@ -84,10 +84,12 @@ def own_letter(session: Session, report: LetterRecord) -> LetterRecord:
     ).one()
 
 
-def draft_report(session: Session, letter: LetterRecord, today: date, actor: str = "chidao") -> LetterRecord:
-    """The BÁO CÁO of the unit that wrote `letter`, drafted from what its recipients sent (once)."""
-    cascade = get_cascade(session, letter.cascade_id)
-    _, hierarchy = inputs_of(session, cascade)
+def draft_report(
+    session: Session, cascade: Cascade, letter: LetterRecord, today: date, actor: str = "chidao"
+) -> LetterRecord:
+    """The BÁO CÁO of the unit that wrote `letter` (a letter of `cascade`), drafted from what its recipients
+    sent (once)."""
+    _, hierarchy = cascade_inputs(session, cascade.id)
     above = session.get(LetterRecord, letter.parent_id) if letter.parent_id else None
     content = report_content(session, letter, today)
     record, _ = store_letter(
@@ -107,53 +109,77 @@ def ready_to_consolidate(session: Session, cascade_id: int, today: date) -> list
     writer's own deadline has come. The hierarchy's root reports to nobody: it drafts no BÁO CÁO, the reports
     it receives are the end of the cascade; nor does a unit below the issuer that owes no report (report.from).
     The issuer's own deadline is lead_days working days after its recipients' (the directive's `due`, or the
-    deadline its issuer asked for)."""
-    directive, hierarchy = rules_of(session, cascade_id)
-    written = session.scalars(
+    deadline its issuer asked for).
+
+    Read from the pending rows (PendingConsolidation) the submissions keep, not from every letter and request
+    of the cascade: the letters whose reports are all in, and, by a unit's own request, those whose deadline has
+    come; so a call costs what is pending, not the cascade's size. A row that will never draft (its unit has
+    its BÁO CÁO already, or reports to nobody) is removed on the way."""
+    sent = [
+        PendingConsolidation.cascade_id == cascade_id,
+        LetterRecord.id == PendingConsolidation.letter_id,
+        LetterRecord.status == "sent",
+    ]
+    found = {
+        letter.id: letter
+        for letter in session.scalars(select(LetterRecord).where(*sent, PendingConsolidation.reports_in))
+    }
+    # A unit's own deadline: its request on the letter it received (one per cascade).
+    own = aliased(ReportRequest)
+    for letter in session.scalars(
         select(LetterRecord).where(
-            LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "letter", LetterRecord.status == "sent"
-        )
-    ).all()
-    done = set(
-        session.scalars(
-            select(LetterRecord.unit_code).where(LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "report")
-        )
-    )
-    by_letter: dict[int, list[str]] = {}
-    own_due: dict[str, date | None] = {}
-    for letter_id, unit_code, status, due in session.execute(
-        select(ReportRequest.letter_id, ReportRequest.unit_code, ReportRequest.status, ReportRequest.due).where(
-            ReportRequest.cascade_id == cascade_id
+            *sent,
+            LetterRecord.depth > 0,
+            own.cascade_id == cascade_id,
+            own.unit_code == LetterRecord.unit_code,
+            own.due <= today,
         )
     ):
-        by_letter.setdefault(letter_id, []).append(status)
-        own_due[unit_code] = due
-    top_due = directive.report.issuer_due()
-    ready = []
-    for letter in written:
-        if letter.unit_code in done or letter.id not in by_letter or hierarchy.parent(letter.unit_code) is None:
-            continue
-        if (
-            letter.depth
-            and letter.unit_code not in own_due
-            and not directive.report.owed_by(hierarchy, letter.unit_code)
-        ):
-            continue  # owes nobody a report: its units' reports stay with it
-        all_in = all(status != "open" for status in by_letter[letter.id])
-        due = own_due.get(letter.unit_code) if letter.depth else top_due
-        if all_in or (due is not None and today >= due):
+        found[letter.id] = letter
+    issuer = session.scalar(select(LetterRecord).where(*sent, LetterRecord.depth == 0))
+    if issuer is not None and issuer.id not in found:
+        directive, _ = rules_of(session, cascade_id)  # the issuer's deadline: the directive's, or asked for
+        top_due = directive.report.issuer_due()
+        if top_due is not None and today >= top_due:
+            found[issuer.id] = issuer
+    if not found:
+        return []
+    directive, hierarchy = cascade_inputs(session, cascade_id)
+    drafted = set(
+        session.scalars(
+            select(LetterRecord.unit_code).where(
+                LetterRecord.cascade_id == cascade_id,
+                LetterRecord.kind == "report",
+                LetterRecord.unit_code.in_([letter.unit_code for letter in found.values()]),
+            )
+        )
+    )
+    ready, settled = [], []
+    for letter_id in sorted(found):
+        letter = found[letter_id]
+        if letter.unit_code in drafted or not drafts_report(directive, hierarchy, letter):
+            settled.append(letter_id)  # nothing to draft, now or later
+        else:
             ready.append(letter)
+    if settled:
+        session.execute(delete(PendingConsolidation).where(PendingConsolidation.letter_id.in_(settled)))
     return ready
 
 
 def consolidate(session: Session, cascade_id: int, today: date, actor: str = "chidao") -> list[LetterRecord]:
     """Draft every BÁO CÁO that is due now; returns the new drafts."""
-    return [draft_report(session, letter, today, actor) for letter in ready_to_consolidate(session, cascade_id, today)]
+    ready = ready_to_consolidate(session, cascade_id, today)
+    cascade = get_cascade(session, cascade_id)  # read once: the session forgets rows nobody holds
+    drafts = [draft_report(session, cascade, letter, today, actor) for letter in ready]
+    if ready:
+        done = [letter.id for letter in ready]
+        session.execute(delete(PendingConsolidation).where(PendingConsolidation.letter_id.in_(done)))
+    return drafts
 
 
 def consolidate_all(session: Session, today: date, actor: str = "chidao") -> list[LetterRecord]:
-    """consolidate() for every cascade with letters out."""
-    cascades = session.scalars(select(LetterRecord.cascade_id).where(LetterRecord.status == "sent").distinct()).all()
+    """consolidate() for every cascade with a BÁO CÁO still to draft (the others have nothing to do)."""
+    cascades = session.scalars(select(PendingConsolidation.cascade_id).distinct()).all()
     return [record for cascade_id in sorted(cascades) for record in consolidate(session, cascade_id, today, actor)]
 
 

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from chidao.refusals import Refused
 from chidao.settings import settings
 from db import events
 from db.base import utcnow
-from db.cascades import get_cascade, inputs_of
-from db.models import Event, LetterRecord, Report, ReportAttachment, ReportRequest
+from db.cascades import cascade_inputs
+from db.models import Event, LetterRecord, PendingConsolidation, Report, ReportAttachment, ReportRequest
 from hierarchy.graph import Hierarchy
 from inputs.vietnamese import file_name
 from letters.directive import Directive
@@ -76,8 +76,50 @@ def as_asked(session: Session, cascade_id: int, directive: Directive, before_seq
 
 def rules_of(session: Session, cascade_id: int) -> tuple[Directive, Hierarchy]:
     """The cascade's recorded inputs, the directive as it stands now (as_asked)."""
-    directive, hierarchy = inputs_of(session, get_cascade(session, cascade_id))
+    directive, hierarchy = cascade_inputs(session, cascade_id)
     return as_asked(session, cascade_id, directive), hierarchy
+
+
+def drafts_report(directive: Directive, hierarchy: Hierarchy, letter: LetterRecord) -> bool:
+    """Whether the unit that wrote `letter` consolidates its recipients' reports into a BÁO CÁO: not the
+    hierarchy's root, which reports to nobody (the reports it receives end the cascade), nor a unit below the
+    issuer that owes no report itself (report.from): its units' reports stay with it."""
+    if hierarchy.parent(letter.unit_code) is None:
+        return False
+    return letter.depth == 0 or directive.report.owed_by(hierarchy, letter.unit_code)
+
+
+def _reports_awaited(session: Session, letter: LetterRecord, directive: Directive, hierarchy: Hierarchy) -> None:
+    """A request was just opened on this letter: its unit's BÁO CÁO waits for it (chidao.consolidation reads
+    the pending rows instead of every letter of the cascade)."""
+    if not drafts_report(directive, hierarchy, letter):
+        return
+    pending = session.get(PendingConsolidation, letter.id)
+    if pending is not None:
+        pending.reports_in = False  # a copy delivered late opened one more
+        return
+    drafted = session.scalar(
+        select(LetterRecord.id).where(
+            LetterRecord.cascade_id == letter.cascade_id,
+            LetterRecord.unit_code == letter.unit_code,
+            LetterRecord.kind == "report",
+        )
+    )
+    if drafted is None:
+        session.add(PendingConsolidation(letter_id=letter.id, cascade_id=letter.cascade_id, reports_in=False))
+
+
+def _last_report_in(session: Session, request: ReportRequest) -> None:
+    """The first report on a request may be the last one its letter was owed: then the unit's BÁO CÁO is ready
+    to draft. One statement; run after the event is recorded, so that the cascade's lock is held and, of two
+    last reports taken at once, the later one sees the other."""
+    still_open = exists().where(ReportRequest.letter_id == request.letter_id, ReportRequest.status == "open")
+    session.execute(
+        update(PendingConsolidation)
+        .where(PendingConsolidation.letter_id == request.letter_id, ~still_open)
+        .values(reports_in=True)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def open_requests(session: Session, letter: LetterRecord, unit_codes: list[str]) -> list[ReportRequest]:
@@ -114,6 +156,7 @@ def open_requests(session: Session, letter: LetterRecord, unit_codes: list[str])
                 {"unit": code, "to": letter.unit_code, "due": due.isoformat() if due else None},
                 letter_id=letter.id,
             )
+        _reports_awaited(session, letter, directive, hierarchy)
     return [found[code] for code in unit_codes if code in found]
 
 
@@ -153,7 +196,7 @@ MAX_ATTACHMENT = 10 * 1024 * 1024
 
 def authorise(session: Session, request: ReportRequest, user: str) -> None:
     """NotReporter unless this person reports for the request's unit (its reporters and approvers)."""
-    _, hierarchy = inputs_of(session, get_cascade(session, request.cascade_id))
+    _, hierarchy = cascade_inputs(session, request.cascade_id)
     allowed = reporters_of(hierarchy, request.unit_code)
     if user not in allowed:
         raise NotReporter(user, request, allowed)
@@ -187,7 +230,9 @@ def record_report(
     """Record a report once its sender is known to be allowed (a person, or the unit's signed BÁO CÁO)."""
     moment = at or utcnow()
     late = request.due is not None and local_date(moment) > request.due
-    version = (session.scalar(select(func.max(Report.version)).where(Report.request_id == request.id)) or 0) + 1
+    version = 1  # an open request has no report yet: only a correction asks which version it is
+    if request.status != "open":
+        version += session.scalar(select(func.max(Report.version)).where(Report.request_id == request.id)) or 0
     report = Report(
         request_id=request.id,
         version=version,
@@ -200,9 +245,9 @@ def record_report(
     session.add(report)
     if version == 1:
         request.status, request.received_at = ("late" if late else "received"), moment
-    session.flush()
     payload: dict[str, object] = {"request": request.id, "unit": request.unit_code, "version": version, "late": late}
     if attachment is not None:
+        session.flush()  # the attachment points at the report's id
         digest = hashlib.sha256(attachment.data).hexdigest()
         session.add(
             ReportAttachment(
@@ -224,6 +269,9 @@ def record_report(
         letter_id=request.letter_id,
         at=moment,
     )
+    if version == 1:
+        _last_report_in(session, request)
+    session.flush()  # the caller may want the report's id
     return report
 
 
@@ -242,7 +290,7 @@ def owed_by(session: Session, user: str) -> list[ReportRequest]:
     for request in requests:
         key = (request.cascade_id, request.unit_code)
         if key not in allowed:
-            _, hierarchy = inputs_of(session, get_cascade(session, request.cascade_id))
+            _, hierarchy = cascade_inputs(session, request.cascade_id)
             allowed[key] = user in reporters_of(hierarchy, request.unit_code)
         if allowed[key]:
             out.append(request)

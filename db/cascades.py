@@ -120,25 +120,56 @@ def get_cascade(session: Session, cascade_id: int) -> Cascade:
 
 
 def inputs_of(session: Session, cascade: Cascade) -> tuple[Directive, Hierarchy]:
-    """The directive and hierarchy the cascade recorded (not the files as they are now).
+    """The directive and hierarchy the cascade recorded (not the files as they are now)."""
+    return cascade_inputs(session, cascade.id)
 
-    Both are looked up by their content digest first: the stored text is read and parsed once per process."""
-    directive_digest, hierarchy_digest = session.execute(
-        select(DirectiveRecord.digest, HierarchySnapshot.digest)
+
+def cascade_inputs(session: Session, cascade_id: int) -> tuple[Directive, Hierarchy]:
+    """inputs_of by the cascade's id, with one query at most: a clerk's submission needs no Cascade row.
+
+    Both are looked up by their content digest first: the stored text is read and parsed once per process.
+    A cascade's inputs never change, so a session asks the database once per cascade."""
+    known: dict[int, tuple[Directive, Hierarchy]] = session.info.setdefault(_INPUTS, {})
+    if cascade_id in known:
+        return known[cascade_id]
+    found = session.execute(
+        select(DirectiveRecord.id, DirectiveRecord.digest, HierarchySnapshot.id, HierarchySnapshot.digest)
         .join_from(Cascade, DirectiveRecord, DirectiveRecord.id == Cascade.directive_id)
         .join(HierarchySnapshot, HierarchySnapshot.id == Cascade.snapshot_id)
-        .where(Cascade.id == cascade.id)
-    ).one()
+        .where(Cascade.id == cascade_id)
+    ).one_or_none()
+    if found is None:
+        raise CascadeNotFound(cascade_id)
+    directive_id, directive_digest, snapshot_id, hierarchy_digest = found
     directive = _DIRECTIVES.get(directive_digest)
     if directive is None:
-        data = session.scalars(select(DirectiveRecord.data).where(DirectiveRecord.id == cascade.directive_id)).one()
+        data = session.scalars(select(DirectiveRecord.data).where(DirectiveRecord.id == directive_id)).one()
         directive = _remember(_DIRECTIVES, directive_digest, Directive.model_validate_json(data), 16)
     hierarchy = _HIERARCHIES.get(hierarchy_digest)
     if hierarchy is None:
-        data = session.scalars(select(HierarchySnapshot.data).where(HierarchySnapshot.id == cascade.snapshot_id)).one()
+        data = session.scalars(select(HierarchySnapshot.data).where(HierarchySnapshot.id == snapshot_id)).one()
         built = Hierarchy.build(HierarchyFile.model_validate(json.loads(data)))
         hierarchy = _remember(_HIERARCHIES, hierarchy_digest, built, 4)
+    known[cascade_id] = directive, hierarchy
     return directive, hierarchy
+
+
+def directives_of(session: Session) -> dict[int, Directive]:
+    """Every cascade's directive, without its hierarchy (the reminder sweep needs only the report's rules to
+    know which deadlines are owed a notice): one query, each directive parsed once per process."""
+    rows = session.execute(
+        select(Cascade.id, DirectiveRecord.id, DirectiveRecord.digest).join(
+            DirectiveRecord, DirectiveRecord.id == Cascade.directive_id
+        )
+    ).all()
+    out = {}
+    for cascade_id, directive_id, digest in rows:
+        directive = _DIRECTIVES.get(digest)
+        if directive is None:
+            data = session.scalars(select(DirectiveRecord.data).where(DirectiveRecord.id == directive_id)).one()
+            directive = _remember(_DIRECTIVES, digest, Directive.model_validate_json(data), 16)
+        out[cascade_id] = directive
+    return out
 
 
 def _remember(cache: dict[str, _V], key: str, value: _V, size: int) -> _V:
@@ -149,6 +180,7 @@ def _remember(cache: dict[str, _V], key: str, value: _V, size: int) -> _V:
     return value
 
 
+_INPUTS = "chidao_cascade_inputs"  # session.info: cascade id -> its inputs, for the session's life
 _DIRECTIVES: dict[str, Directive] = {}
 _HIERARCHIES: dict[str, Hierarchy] = {}  # a national hierarchy takes seconds to validate: once per process
 

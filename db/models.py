@@ -118,7 +118,10 @@ class Event(Base):
     """Append-only and hash-chained per cascade; the database refuses UPDATE and DELETE."""
 
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("cascade_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("cascade_id", "seq"),
+        Index("ix_events_kind", "cascade_id", "kind", "seq"),  # the latest of a kind (report.demanded) at once
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     cascade_id: Mapped[int | None] = mapped_column(ForeignKey("cascades.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
@@ -145,7 +148,12 @@ class ReportRequest(Base):
     """A unit owes the issuer of the letter it received a report, by a date or on request."""
 
     __tablename__ = "report_requests"
-    __table_args__ = (UniqueConstraint("letter_id", "unit_code"), Index("ix_report_requests_open", "status", "due"))
+    __table_args__ = (
+        UniqueConstraint("letter_id", "unit_code"),
+        Index("ix_report_requests_open", "status", "due"),
+        Index("ix_report_requests_unit", "cascade_id", "unit_code"),  # a unit's own request: one per cascade
+        Index("ix_report_requests_letter", "letter_id", "status"),  # is any still open on this letter?
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     cascade_id: Mapped[int] = mapped_column(ForeignKey("cascades.id"), index=True)
     letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"))
@@ -155,6 +163,19 @@ class ReportRequest(Base):
     status: Mapped[str] = mapped_column(String(20), default="open", doc="open, received, late")
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PendingConsolidation(Base):
+    """A sent letter whose unit has yet to draft its BÁO CÁO: consolidation reads these rows, not every letter
+    and request of the cascade. Opened with the letter's first report requests, marked reports_in when the
+    last one owed is answered (and unmarked if a late delivery opens another), removed once the BÁO CÁO is
+    drafted. A unit that reports to nobody, or owes no report, has none."""
+
+    __tablename__ = "pending_consolidations"
+    __table_args__ = (Index("ix_pending_consolidations_ready", "cascade_id", "reports_in"),)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), primary_key=True)
+    cascade_id: Mapped[int] = mapped_column(ForeignKey("cascades.id"))
+    reports_in: Mapped[bool] = mapped_column(default=False, doc="every report owed on the letter has come in")
 
 
 class Report(Base):
