@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -142,7 +142,7 @@ def with_reporters(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def ministry_directive(issuer: str = MINISTRY, department: str = "department") -> dict[str, Any]:
     """The seed directive, issued by a ministry to the provinces' departments, reports on request."""
-    directive = yaml.safe_load((LANGSON / "directive-hsg-2023.yaml").read_text(encoding="utf-8"))
+    directive: dict[str, Any] = yaml.safe_load((LANGSON / "directive-hsg-2023.yaml").read_text(encoding="utf-8"))
     directive["issuer"] = issuer
     directive["drafting_unit"] = "BCVT"
     directive["sections"].insert(
@@ -537,7 +537,7 @@ def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) 
 
     shapes: list[tuple[int, int]] = []  # (bytes, recipients) of every message sent: the floor sends the same
 
-    async def send(messages: list[tuple[Message, str, list[str]]]) -> int:
+    async def send(messages: Sequence[tuple[Message, str, list[str]]]) -> int:
         """Over as many connections as chidao uses, each taking the next message, flattened once."""
         queue = iter(messages)
 
@@ -555,7 +555,7 @@ def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) 
 
         return sum(await asyncio.gather(*(connection() for _ in range(CONNECTIONS))))
 
-    def letter_message(letter: Letter, docx: bytes, pdf: bytes, to: list[str]) -> tuple[Message, str, list[str]]:
+    def letter_message(letter: Letter, docx: bytes, pdf: bytes, to: Sequence[str]) -> tuple[Message, str, list[str]]:
         sender = hierarchy.unit(letter.unit).email
         recipients = [(hierarchy.unit(code).name, hierarchy.unit(code).email) for code in to]
         message = build_message(
@@ -614,30 +614,31 @@ def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) 
                     conn.execute(insert(rows_t), [{"kind": "report", "unit": code}])
 
     reports_sent = 0
-    with clock(times, "bare: consolidate"):  # each writer's BÁO CÁO, the lowest level first, sent up
+    with clock(times, "bare: consolidate"):  # each writer's BÁO CÁO, level by level from the lowest, sent up
         above_of = {d.letter.unit: d.above for d in drafts}
-        for draft in sorted(drafts, key=lambda d: -d.depth):
-            unit = draft.letter.unit
-            if hierarchy.parent(unit) is None or (draft.depth > 0 and not directive.report.owed_by(hierarchy, unit)):
-                continue  # the root reports to nobody; a unit that owes no report drafts none
-            own = writers[unit]
-            received = [
-                Received(code, hierarchy.unit(code).name, "received", today, content)
-                for code in own.recipient_units
-                if directive.report.owed_by(hierarchy, code)
-            ]
-            parent = above_of.get(unit)
-            cited = Citation.of(writers[parent]) if parent in writers else None
-            report = issued(
-                consolidated(directive, hierarchy, unit, cited, Citation.of(own), received, today), "report"
-            )
-            md, html, docx = rendered(report)
-            pdf = signed(report)
-            store([(report, md, html, docx, pdf)])
-            up = hierarchy.parent(unit)
-            assert up is not None
-            to = parent or up.code
-            reports_sent += asyncio.run(send([letter_message(report, docx, pdf, [to])]))
+        for depth in sorted({d.depth for d in drafts}, reverse=True):
+            going_up = []
+            for draft in (d for d in drafts if d.depth == depth):
+                writer = draft.letter.unit
+                up = hierarchy.parent(writer)
+                if up is None or (depth > 0 and not directive.report.owed_by(hierarchy, writer)):
+                    continue  # the root reports to nobody; a unit that owes no report drafts none
+                own = writers[writer]
+                received = [
+                    Received(code, hierarchy.unit(code).name, "received", today, content)
+                    for code in own.recipient_units
+                    if directive.report.owed_by(hierarchy, code)
+                ]
+                parent = above_of.get(writer)
+                cited = Citation.of(writers[parent]) if parent in writers else None
+                report = issued(
+                    consolidated(directive, hierarchy, writer, cited, Citation.of(own), received, today), "report"
+                )
+                md, html, docx = rendered(report)
+                pdf = signed(report)
+                store([(report, md, html, docx, pdf)])
+                going_up.append(letter_message(report, docx, pdf, [parent or up.code]))
+            reports_sent += asyncio.run(send(going_up))
     return {
         "times": times,
         "letters": len(letters),
@@ -681,7 +682,8 @@ def run_floor(shapes: list[tuple[int, int]], port: int) -> float:
 
 
 def one(label: str, hierarchy_file: Path, directive_file: Path) -> dict[str, Any]:
-    """One size in this process: chidao, then the bare loop, each against its own fresh sink."""
+    """One size: chidao in this process, then the bare loop in a process of its own (its caches as cold as
+    chidao's were: keys parsed, faces cut, templates compiled by itself), each against its own fresh sink."""
     from hierarchy.load import load_hierarchy
 
     units = len(load_hierarchy(hierarchy_file).graph)
@@ -689,11 +691,11 @@ def one(label: str, hierarchy_file: Path, directive_file: Path) -> dict[str, Any
         work = Path(tmp)
         with sink_process() as port:
             chidao = run_chidao(hierarchy_file, directive_file, work, port)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # chidao's alone
         with sink_process() as port:
-            bare = run_bare(hierarchy_file, directive_file, work, port)
+            bare = run_bare_child(hierarchy_file, directive_file, work, port)
         with sink_process() as port:
             bare["floor"] = run_floor(bare.pop("shapes"), port)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "label": label,
         "units": units,
@@ -702,6 +704,16 @@ def one(label: str, hierarchy_file: Path, directive_file: Path) -> dict[str, Any
         "sink": SINK_COUNTS,
         "peak_rss_mib": rss,
     }
+
+
+def run_bare_child(hierarchy_file: Path, directive_file: Path, work: Path, port: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--bare", str(work), "--port", str(port)]
+    command += ["--hierarchy", str(hierarchy_file), "--directive", str(directive_file)]
+    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the bare loop failed (exit {proc.returncode}); its output is above")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def run_child(label: str, hierarchy_file: Path, directive_file: Path) -> dict[str, Any]:
@@ -785,6 +797,8 @@ def main() -> None:
     parser.add_argument("--hierarchy", action="append", default=[], help="A hierarchy file to run as well")
     parser.add_argument("--directive", action="append", default=[], help="Its directive (one per --hierarchy)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--bare", help=argparse.SUPPRESS)  # the bare loop alone, in this work folder
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--json", help="Also write the results to this JSON file")
     parser.add_argument("--profile", help="Profile each phase (cProfile, slower): stats kept in this folder")
     args = parser.parse_args()
@@ -792,6 +806,10 @@ def main() -> None:
         global PROFILE
         PROFILE = Path(args.profile).resolve()
         PROFILE.mkdir(parents=True, exist_ok=True)
+    if args.bare:
+        bare = run_bare(Path(args.hierarchy[0]), Path(args.directive[0]), Path(args.bare), args.port)
+        print(json.dumps(bare))
+        return
     if args.one:
         result = one(args.one, Path(args.hierarchy[0]), Path(args.directive[0]))
         print(json.dumps(result))

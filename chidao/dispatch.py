@@ -121,13 +121,20 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     return or_(RecipientRecord.status == "pending", sending)
 
 
-def due_recipients(url: str, letter_ids: list[int] | None = None, *, waiting: bool = False) -> list[int]:
-    """Outbox rows still to send, of letters that went out: pending ones, and those a dead dispatcher left
-    'sending' (its claim expired, or its process on this machine is gone)."""
+def due_recipients(url: str, letter_ids: list[int] | None = None, *, waiting: bool = False) -> list[tuple[int, int]]:
+    """Outbox rows still to send, of letters that went out, as (row, letter), a letter's rows together: pending
+    ones, and those a dead dispatcher left 'sending' (its claim expired, or its process on this machine is
+    gone)."""
     now = utcnow()
     with transaction(url) as session:
         query = (
-            select(RecipientRecord.id, RecipientRecord.status, RecipientRecord.claimed_by, RecipientRecord.claimed_at)
+            select(
+                RecipientRecord.id,
+                RecipientRecord.letter_id,
+                RecipientRecord.status,
+                RecipientRecord.claimed_by,
+                RecipientRecord.claimed_at,
+            )
             .join(LetterRecord, LetterRecord.id == RecipientRecord.letter_id)
             .where(LetterRecord.status.in_(OUT), RecipientRecord.status.in_(("pending", "sending")))
         )
@@ -137,10 +144,28 @@ def due_recipients(url: str, letter_ids: list[int] | None = None, *, waiting: bo
         if letter_ids is not None:
             query = query.where(RecipientRecord.letter_id.in_(letter_ids))
         return [
-            rid
-            for rid, status, by, at in session.execute(query)
+            (rid, letter_id)
+            for rid, letter_id, status, by, at in session.execute(query)
             if status == "pending" or at is None or at < now - LEASE or _claimer_is_gone(by)
         ]
+
+
+def batches(rows: list[tuple[int, int]], size: int) -> list[list[int]]:
+    """The rows (row, letter) in batches of at most `size`, cut between two letters where the batch holds one
+    (a letter's recipients in one batch are one message); a letter with more recipients than that is cut."""
+    out: list[list[int]] = []
+    start = 0
+    while start < len(rows):
+        end = min(start + size, len(rows))
+        if end < len(rows) and rows[end][1] == rows[end - 1][1]:  # the cut would split a letter
+            first = end - 1
+            while first > start and rows[first - 1][1] == rows[end][1]:
+                first -= 1
+            if first > start:
+                end = first  # the letter goes whole into the next batch
+        out.append([rid for rid, _ in rows[start:end]])
+        start = end
+    return out
 
 
 def dispatch(
@@ -161,7 +186,7 @@ class _Item:
     outcome: Outcome | None = None
 
 
-async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> DispatchReport:
+async def _dispatch(url: str, config: SmtpConfig, due: list[tuple[int, int]]) -> DispatchReport:
     """Claim, send, record, batch after batch; a batch's outcomes are recorded (in a thread) while the next
     batch is claimed and sent, so the database and the mail server work at the same time. Every batch
     sent is recorded before this returns or raises."""
@@ -172,16 +197,18 @@ async def _dispatch(url: str, config: SmtpConfig, recipient_ids: list[int]) -> D
     recording: asyncio.Future[None] | None = None
     breaker = _Breaker()
     try:
-        for start in range(0, len(recipient_ids), BATCH):
+        done = 0
+        for batch in batches(due, BATCH):
             if breaker.open:
                 report.gave_up = breaker.reason
                 break  # the rest stays pending, untried: nothing claimed, nothing lost
-            items = _claim(url, recipient_ids[start : start + BATCH], me, letters)
+            items = _claim(url, batch, me, letters)
             await _send_all(items, senders, letters, breaker)
             if recording is not None:
                 await recording
             recording = asyncio.ensure_future(asyncio.to_thread(_record, url, items, report))
-            progress.report("messages", min(start + BATCH, len(recipient_ids)), len(recipient_ids))
+            done += len(batch)
+            progress.report("messages", done, len(due))
         if breaker.in_a_row:  # the run ended finding no server: what it deferred waits for the server
             report.gave_up = breaker.reason
     finally:

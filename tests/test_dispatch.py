@@ -231,3 +231,13 @@ def test_a_server_too_slow_to_answer_defers_the_message(
     with transaction(sqlite_url) as session:
         rows = session.query(RecipientRecord).filter_by(letter_id=ids["90.S"]).all()
         assert {r.status for r in rows} == {"pending"} and all(r.last_error for r in rows)
+
+
+def test_a_letters_recipients_stay_in_one_batch_unless_more_than_a_batch() -> None:
+    from chidao.dispatch import batches
+
+    rows = [(i, letter) for i, letter in enumerate([1] * 30 + [2] * 50 + [3] * 40 + [4] * 200 + [5] * 3)]
+    cut = batches(rows, 100)
+    assert [len(b) for b in cut] == [80, 40, 100, 100, 3]  # letters 1-2; 3; 4 (200) cut in two; 5
+    assert [rid for b in cut for rid in b] == [rid for rid, _ in rows]  # every row once, in order
+    assert batches([(i, 7) for i in range(6)], 2) == [[0, 1], [2, 3], [4, 5]]
