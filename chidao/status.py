@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from db.cascades import get_cascade, inputs_of
@@ -54,56 +54,96 @@ class CascadeStatus:
         }
 
 
-def cascade_status(session: Session, cascade_id: int, today: date) -> tuple[CascadeStatus, Hierarchy]:
-    """The state of every unit under the cascade's issuer, as of `today`."""
+@dataclass
+class CascadeRows:
+    """What a cascade's status is worked out from, by unit: its own letter (id, status), its report request
+    (id, status, due) and whether the letter from above reached it. Only these columns are read (loading
+    whole rows, a letter's content with them, was most of a cascade page's time); the desk reuses the ids."""
+
+    letters: dict[str, tuple[int, str]]
+    requests: dict[str, tuple[int, str, date | None]]
+    delivered: set[str]
+
+
+def cascade_rows(session: Session, cascade_id: int) -> CascadeRows:
+    """One query per table, columns only."""
+    asked = {"cascade": cascade_id}
+    letters = {code: (letter_id, status) for code, letter_id, status in session.execute(_LETTERS, asked).tuples()}
+    delivered = set(session.scalars(_DELIVERED, asked))
+    requests = {
+        code: (request_id, status, due) for code, request_id, status, due in session.execute(_REQUESTS, asked).tuples()
+    }
+    return CascadeRows(letters, requests, delivered)
+
+
+# cascade_rows' queries, built once (building a statement costs about what SQLite takes to answer it)
+_LETTERS = select(LetterRecord.unit_code, LetterRecord.id, LetterRecord.status).where(
+    LetterRecord.cascade_id == bindparam("cascade"), LetterRecord.kind == "letter"
+)
+_DELIVERED = (
+    select(RecipientRecord.unit_code)
+    .join(LetterRecord, LetterRecord.id == RecipientRecord.letter_id)
+    .where(
+        LetterRecord.cascade_id == bindparam("cascade"), LetterRecord.kind == "letter", RecipientRecord.status == "sent"
+    )
+)
+_REQUESTS = select(ReportRequest.unit_code, ReportRequest.id, ReportRequest.status, ReportRequest.due).where(
+    ReportRequest.cascade_id == bindparam("cascade")
+)
+
+
+def cascade_status(
+    session: Session, cascade_id: int, today: date, rows: CascadeRows | None = None
+) -> tuple[CascadeStatus, Hierarchy]:
+    """The state of every unit under the cascade's issuer, as of `today` (from rows, if read already)."""
     cascade = get_cascade(session, cascade_id)
     directive, hierarchy = inputs_of(session, cascade)
     calendar = directive.report.calendar()
-    letters = {
-        r.unit_code: r.status
-        for r in session.scalars(
-            select(LetterRecord).where(LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "letter")
-        )
-    }
-    delivered = set(
-        session.scalars(
-            select(RecipientRecord.unit_code)
-            .join(LetterRecord, LetterRecord.id == RecipientRecord.letter_id)
-            .where(
-                LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "letter", RecipientRecord.status == "sent"
-            )
-        )
-    )
-    requests = {
-        r.unit_code: r for r in session.scalars(select(ReportRequest).where(ReportRequest.cascade_id == cascade_id))
-    }
+    found = rows or cascade_rows(session, cascade_id)
     status = CascadeStatus(cascade_id, today.isoformat())
-    for depth, level in enumerate(hierarchy.levels(cascade.issuer_code)):
-        for unit in level:
-            request = requests.get(unit.code)
-            report, days_late = "not_owed", 0
-            if request is not None:
-                if request.status in ("received", "late"):
-                    report = request.status
-                elif request.due is None:
-                    report = "on_request"
-                elif request.due < today:
-                    report, days_late = "overdue", calendar.between(request.due, today)
-                else:
-                    report = "due"
-            status.units.append(
-                UnitState(
-                    unit.code,
-                    unit.name,
-                    depth,
-                    letters.get(unit.code),
-                    unit.code in delivered,
-                    report,
-                    request.due.isoformat() if request and request.due else None,
-                    days_late,
-                )
+    for code, name, depth in _units(hierarchy, cascade.issuer_code):
+        request = found.requests.get(code)
+        report, days_late, due = "not_owed", 0, None
+        if request is not None:
+            _, state, due = request
+            if state in ("received", "late"):
+                report = state
+            elif due is None:
+                report = "on_request"
+            elif due < today:
+                report, days_late = "overdue", calendar.between(due, today)
+            else:
+                report = "due"
+        letter = found.letters.get(code)
+        status.units.append(
+            UnitState(
+                code,
+                name,
+                depth,
+                letter[1] if letter else None,
+                code in found.delivered,
+                report,
+                due.isoformat() if due else None,
+                days_late,
             )
+        )
     return status, hierarchy
+
+
+def _units(hierarchy: Hierarchy, top: str) -> list[tuple[str, str, int]]:
+    """The units of top's subtree breadth first (Hierarchy.levels): (code, name, depth). The same for every
+    status of a hierarchy: worked out once per process."""
+    key = (hierarchy.digest, top)
+    found = _UNITS.get(key)
+    if found is None:
+        found = [(u.code, u.name, depth) for depth, level in enumerate(hierarchy.levels(top)) for u in level]
+        _UNITS[key] = found
+        while len(_UNITS) > 64:  # a process serves a handful of hierarchies and issuers at a time
+            del _UNITS[next(iter(_UNITS))]
+    return found
+
+
+_UNITS: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
 
 
 def render_status_page(status: CascadeStatus, hierarchy: Hierarchy) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -186,6 +186,11 @@ def _signature_line(change: tuple[str, str], before: Letter, after: Letter) -> b
     return sign in "+-" and line.strip().strip("*").strip() in block
 
 
+# letter_view's look-ups, built once: columns only, never a whole row it does not show
+_PARENT = select(LetterRecord.unit_code, LetterRecord.status).where(LetterRecord.id == bindparam("id"))
+_SIGNED_PDF = select(LetterDocument.letter_id).where(LetterDocument.letter_id == bindparam("id"))
+
+
 def letter_view(
     request: Request,
     reader: Reader,
@@ -217,7 +222,8 @@ def letter_view(
         recipients = db.scalars(
             select(RecipientRecord).where(RecipientRecord.letter_id == letter.id).order_by(RecipientRecord.position)
         ).all()
-        parent = db.get(LetterRecord, letter.parent_id) if letter.parent_id else None
+        # the letter above: its unit and status only (the whole row carries its content)
+        parent = db.execute(_PARENT, {"id": letter.parent_id}).first() if letter.parent_id else None
         signing = signing_state(letter.unit_code, reader.id) if role == "approver" else "ready"
         drafters = [p.name for p in unit.drafters]
         return render_page(
@@ -241,7 +247,7 @@ def letter_view(
             parent_out=parent is None or parent.status in approval.OUT,
             signing=signing,
             may_resend=approver,
-            signed_pdf=db.get(LetterDocument, letter.id) is not None,
+            signed_pdf=db.execute(_SIGNED_PDF, {"id": letter.id}).first() is not None,  # not the PDF itself
             recipients=recipients,
             recipient_names={
                 r.unit_code: unit_label(hierarchy.unit(r.unit_code)) if r.unit_code in hierarchy else r.name

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
@@ -34,11 +34,22 @@ def reading(url: str) -> Iterator[Session]:
         yield session
 
 
+def first_row(url: str, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+    """The first row a query finds, read as reading() reads, without an ORM session: for the query the desk
+    asks on every request (who is signed in), where a session's bookkeeping cost more than the query."""
+    if not url.startswith("sqlite"):
+        with transaction(url) as session:
+            return session.execute(statement, params).first()
+    with _engine(url).connect() as connection:  # closing it rolls back
+        return connection.execute(statement, params).first()
+
+
 @lru_cache(maxsize=8)
 def _sessions(url: str) -> sessionmaker[Session]:
     return sessionmaker(_engine(url), expire_on_commit=False)
 
 
+@lru_cache(maxsize=8)
 def _engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30})
     event.listen(engine, "connect", _query_only)
@@ -54,5 +65,5 @@ def _query_only(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _deferred(connection: Any) -> None:
+def _deferred(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN DEFERRED")

@@ -5,6 +5,7 @@ not made and re-sending, and the replay."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,10 +15,11 @@ from sqlalchemy.orm import Session
 
 from chidao import access, approval
 from chidao.access import Reader
+from chidao.status import UnitState, cascade_rows, cascade_status
 from chidao.words import unit_label
 from db.cascades import get_cascade, inputs_of, letter_content
 from db.letters import get_letter
-from db.models import Cascade, LetterRecord, RecipientRecord, ReportRequest
+from db.models import Cascade, LetterRecord, RecipientRecord
 from hierarchy.graph import Hierarchy
 from web.listing import listing
 from web.pages import (
@@ -162,65 +164,67 @@ def unit_part(
         )
 
 
+@dataclass(slots=True)
+class UnitRow:
+    """A unit's row on a cascade's page. Attributes, not a dict: the template reads some thirty of them per
+    row, and Jinja tries an attribute first (a dict's key only after the attribute lookup has failed)."""
+
+    code: str
+    label: str
+    depth: int
+    state: UnitState
+    letter: int | None  # the unit's own letter
+    request: int | None  # its report request
+    parent: tuple[str, str] | None  # code, label
+    children: int
+    reported: int  # of the units right under it
+    overdue: int
+
+
 def _part(
     db: Session, cascade: Cascade, hierarchy: Hierarchy, top: str, q: str, state: str, page: str
 ) -> dict[str, Any]:
     """The units under `top` (and it) in tree order, each with its report's state, its own letter and its
     report request; their counts by level; the overdue ones; one page of them as asked."""
-    from chidao.status import cascade_status
-
-    status, _ = cascade_status(db, cascade.id, approval.today())
+    read = cascade_rows(db, cascade.id)  # read once: the states, and the ids the rows link to
+    status, _ = cascade_status(db, cascade.id, approval.today(), read)
     states = {u.code: u for u in status.units}
-    letters = {
-        code: letter_id
-        for code, letter_id in db.execute(
-            select(LetterRecord.unit_code, LetterRecord.id).where(
-                LetterRecord.cascade_id == cascade.id, LetterRecord.kind == "letter"
-            )
-        ).all()
-    }
-    requests = {
-        code: request_id
-        for code, request_id in db.execute(
-            select(ReportRequest.unit_code, ReportRequest.id).where(ReportRequest.cascade_id == cascade.id)
-        ).all()
-    }
     known = top in states
-    rows: list[dict[str, Any]] = []
+    labels = _labels(hierarchy)
+    rows: list[UnitRow] = []
     for code, depth, parent, children in _tree(hierarchy, top) if known else ():
         below = [states[c].report for c in children]
+        letter, request = read.letters.get(code), read.requests.get(code)
         rows.append(
-            {
-                "code": code,
-                "label": _labels(hierarchy)[code],
-                "depth": depth,
-                "state": states[code],
-                "letter": letters.get(code),
-                "request": requests.get(code),
-                "parent": (parent, _labels(hierarchy)[parent]) if parent else None,
-                "children": len(children),
-                "reported": sum(s in ("received", "late") for s in below),
-                "overdue": sum(s == "overdue" for s in below),
-            }
+            UnitRow(
+                code,
+                labels[code],
+                depth,
+                states[code],
+                letter[0] if letter else None,
+                request[0] if request else None,
+                (parent, labels[parent]) if parent else None,
+                len(children),
+                below.count("received") + below.count("late"),
+                below.count("overdue"),
+            )
         )
     levels: list[dict[str, int]] = []
     for row in rows:
-        while len(levels) <= row["depth"]:
+        while len(levels) <= row.depth:
             levels.append({"units": 0, "letters_sent": 0, **dict.fromkeys(REPORT_STATES, 0)})
-        level = levels[row["depth"]]
+        level = levels[row.depth]
         level["units"] += 1
-        level["letters_sent"] += row["state"].letter == "sent"
-        level[row["state"].report] += 1
-    overdue = sorted(
-        (r for r in rows if r["state"].report == "overdue"), key=lambda r: (-r["state"].days_late, r["code"])
-    )
+        level["letters_sent"] += row.state.letter == "sent"
+        level[row.state.report] += 1
+    overdue = sorted((r for r in rows if r.state.report == "overdue"), key=lambda r: (-r.state.days_late, r.code))
     found = listing(
         rows,
         q=q,
         state=state,
         page=page,
-        text=lambda r: f"{r['code']} {r['label']} {r['parent'][1] if r['parent'] else ''}",
-        state_of=lambda r: r["state"].report,
+        text=lambda r: f"{r.code} {r.label} {r.parent[1] if r.parent else ''}",
+        state_of=lambda r: r.state.report,
         states=REPORT_STATES,
         per_page=PER_PAGE,
     )

@@ -9,14 +9,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 from starlette.datastructures import FormData, UploadFile
 
 from chidao import access, approval, reporting
 from chidao.access import Reader
 from chidao.reporting import ReportError
 from chidao.words import unit_label
-from db.cascades import get_cascade, inputs_of, letter_content
+from db.cascades import cascade_inputs, letter_content
 from db.models import LetterRecord, Report, ReportAttachment, ReportRequest
 from hierarchy.graph import Hierarchy
 from web import forms
@@ -103,7 +103,7 @@ def _owed(db: Session, user: str) -> list[ReportRequest]:
         select(ReportRequest.id, ReportRequest.cascade_id, ReportRequest.unit_code)
     ).tuples():
         if cascade_id not in hierarchies:
-            hierarchies[cascade_id] = inputs_of(db, get_cascade(db, cascade_id))[1]
+            hierarchies[cascade_id] = cascade_inputs(db, cascade_id)[1]
         if user in reporting.reporters_of(hierarchies[cascade_id], unit_code):
             ids.append(request_id)
     found = db.scalars(select(ReportRequest).where(ReportRequest.id.in_(ids))).all() if ids else []
@@ -119,7 +119,7 @@ def _request(db: Session, request_id: int) -> ReportRequest:
 
 def _request_row(db: Session, found: ReportRequest, today: Any) -> dict[str, Any]:
     letter = db.get_one(LetterRecord, found.letter_id)
-    directive, hierarchy = inputs_of(db, get_cascade(db, found.cascade_id))
+    directive, hierarchy = cascade_inputs(db, found.cascade_id)
     overdue = found.status == "open" and found.due is not None and found.due < today
     return {
         "request": found,
@@ -148,13 +148,19 @@ def _report_form(
         hierarchy = access.check_request(db, reader, found)
         row = _request_row(db, found, approval.today())
         versions = reporting.versions(db, found.id)
-        files = {
-            a.report_id: a
-            for a in db.scalars(
-                select(ReportAttachment).where(ReportAttachment.report_id.in_([v.id for v in versions]))
-            )
-        }
-        latest = reporting.latest(db, found.id)
+        files = (
+            {  # what the page lists of each attachment; its bytes are read when it is opened
+                a.report_id: a
+                for a in db.scalars(
+                    select(ReportAttachment)
+                    .options(defer(ReportAttachment.data))
+                    .where(ReportAttachment.report_id.in_([v.id for v in versions]))
+                )
+            }
+            if versions
+            else {}
+        )
+        latest = reporting.latest(db, found.id) if versions else None  # no version, no report yet
         may_report = not reader.auditor and reader.id in reporting.reporters_of(hierarchy, found.unit_code)
         if not values and latest is not None:
             values = forms.report_fields(latest)
