@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from chidao.refusals import Refused
@@ -109,17 +109,28 @@ def _reports_awaited(session: Session, letter: LetterRecord, directive: Directiv
         session.add(PendingConsolidation(letter_id=letter.id, cascade_id=letter.cascade_id, reports_in=False))
 
 
+# Built once: a statement run with every report is not built and keyed again each time. On the table, not
+# the ORM class: nothing for the session to synchronise (the row is only read by consolidation).
+_PENDING = PendingConsolidation.metadata.tables[PendingConsolidation.__tablename__]
+_MARK_REPORTS_IN = (
+    update(_PENDING)
+    .where(
+        _PENDING.c.letter_id == bindparam("letter"),
+        ~exists().where(ReportRequest.letter_id == bindparam("letter"), ReportRequest.status == "open"),
+    )
+    .values(reports_in=True)
+)
+
+
 def _last_report_in(session: Session, request: ReportRequest) -> None:
     """The first report on a request may be the last one its letter was owed: then the unit's BÁO CÁO is ready
     to draft. One statement; run after the event is recorded, so that the cascade's lock is held and, of two
     last reports taken at once, the later one sees the other."""
-    still_open = exists().where(ReportRequest.letter_id == request.letter_id, ReportRequest.status == "open")
-    session.execute(
-        update(PendingConsolidation)
-        .where(PendingConsolidation.letter_id == request.letter_id, ~still_open)
-        .values(reports_in=True)
-        .execution_options(synchronize_session="fetch")
-    )
+    session.flush()  # this request's new status first
+    session.execute(_MARK_REPORTS_IN, {"letter": request.letter_id})
+    pending = session.identity_map.get(session.identity_key(PendingConsolidation, request.letter_id))
+    if pending is not None:  # read in this transaction (a delivery recorded with it): read it again
+        session.expire(pending)
 
 
 def open_requests(session: Session, letter: LetterRecord, unit_codes: list[str]) -> list[ReportRequest]:
