@@ -18,7 +18,7 @@ from chidao.access import Reader
 from chidao.approval import ApprovalError
 from chidao.edits import LetterEdit
 from chidao.words import unit_label
-from db.cascades import get_cascade, inputs_of, letter_content
+from db.cascades import cascade_inputs, get_cascade, inputs_of, letter_content
 from db.letters import get_letter
 from db.models import LetterDocument, LetterRecord, RecipientRecord
 from letters.content import Letter
@@ -72,7 +72,7 @@ def _generated_diff(letter: LetterRecord) -> list[tuple[str, str]]:
 
 def letter_row(db: Session, letter: LetterRecord) -> dict[str, Any]:
     content = letter_content(letter)
-    _, hierarchy = inputs_of(db, get_cascade(db, letter.cascade_id))
+    _, hierarchy = cascade_inputs(db, letter.cascade_id)  # no Cascade row needed
     unit = hierarchy.unit(letter.unit_code)
     waits = approval.waiting_for(hierarchy, letter)
     returned = approval.returned_reason(db, letter.id)

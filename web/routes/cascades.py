@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from chidao import access, approval
@@ -101,21 +101,8 @@ def cascade_page(
         cascade = get_cascade(db, cascade_id)
         directive, _ = inputs_of(db, cascade)
         part = _part(db, cascade, hierarchy, cascade.issuer_code, q, state, page)
-        failed = db.execute(
-            select(RecipientRecord, LetterRecord)
-            .join(LetterRecord, LetterRecord.id == RecipientRecord.letter_id)
-            .where(
-                LetterRecord.cascade_id == cascade_id,
-                LetterRecord.status.in_(approval.OUT),
-                RecipientRecord.status.in_(("failed", "pending", "sending")),
-            )
-            .order_by(LetterRecord.id, RecipientRecord.position)
-        ).all()
-        consolidated = db.scalars(
-            select(LetterRecord)
-            .where(LetterRecord.cascade_id == cascade_id, LetterRecord.kind == "report")
-            .order_by(LetterRecord.depth.desc(), LetterRecord.id)
-        ).all()
+        failed = db.execute(_FAILED, {"cascade": cascade_id}).all()
+        consolidated = db.execute(_CONSOLIDATED, {"cascade": cascade_id}).all()
         return render_page(
             request,
             "cascade.html.j2",
@@ -132,6 +119,24 @@ def cascade_page(
             part=part,
             top=None,
         )
+
+
+# the cascade page's queries, built once (building one cost about what SQLite takes to answer it)
+_FAILED = (  # the copies of signed letters not delivered
+    select(RecipientRecord, LetterRecord)
+    .join(LetterRecord, LetterRecord.id == RecipientRecord.letter_id)
+    .where(
+        LetterRecord.cascade_id == bindparam("cascade"),
+        LetterRecord.status.in_(approval.OUT),
+        RecipientRecord.status.in_(("failed", "pending", "sending")),
+    )
+    .order_by(LetterRecord.id, RecipientRecord.position)
+)
+_CONSOLIDATED = (  # the BÁO CÁO: what the page shows of them, not their content
+    select(LetterRecord.id, LetterRecord.unit_code, LetterRecord.status, LetterRecord.number)
+    .where(LetterRecord.cascade_id == bindparam("cascade"), LetterRecord.kind == "report")
+    .order_by(LetterRecord.depth.desc(), LetterRecord.id)
+)
 
 
 @router.get("/cascades/{cascade_id}/units/{unit_code}", response_class=HTMLResponse)
