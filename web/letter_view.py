@@ -247,7 +247,8 @@ def letter_view(
             parent_out=parent is None or parent.status in approval.OUT,
             signing=signing,
             may_resend=approver,
-            signed_pdf=db.execute(_SIGNED_PDF, {"id": letter.id}).first() is not None,  # not the PDF itself
+            # issued when signed, so only a signed letter has one; whether it does, not the PDF itself
+            signed_pdf=letter.status in approval.OUT and db.execute(_SIGNED_PDF, {"id": letter.id}).first() is not None,
             recipients=recipients,
             recipient_names={
                 r.unit_code: unit_label(hierarchy.unit(r.unit_code)) if r.unit_code in hierarchy else r.name
