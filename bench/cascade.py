@@ -160,7 +160,10 @@ def ministry_directive(issuer: str = MINISTRY, department: str = "department") -
     directive["closing"] = "Bộ Thông tin và Truyền thông đề nghị các đơn vị thực hiện./."
     directive["copies"] = ["Bộ trưởng (để b/c)", "Lưu: VT, BCVT"]
     directive["signer"] = {"authority": "KT. BỘ TRƯỞNG", "position": "THỨ TRƯỞNG", "name": "Nguyễn Văn T"}
-    directive["report"] = {"due": "on_request", "lead_days": 2}
+    # Every unit a letter reaches reports (the seed's own rule leaves out the press and the radio; here they
+    # report too, and the departments to the ministry): the whole upward half is measured.
+    owed = ["department", "radio", "press", *directive["report"]["from"]]
+    directive["report"] = {"due": "on_request", "lead_days": 2, "from": owed}
     return directive
 
 
@@ -200,6 +203,7 @@ def national_inputs(shape: str, cache: Path) -> tuple[Path, Path]:
     department = next(r for r in top["roles"] if r not in standard and r != "province_committee")
     root = yaml.safe_load(blocks[0])[0]
     directive = ministry_directive(root["code"], department)
+    directive["report"]["from"] = list(top["roles"])  # every unit the cascade reaches reports
     directive["sections"].insert(
         0,
         {
@@ -486,6 +490,8 @@ def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) 
         "rows", meta, Column("id", Integer, primary_key=True), Column("kind", String), Column("unit", String)
     )
     engine = create_engine(f"sqlite:///{work / 'bare.db'}")
+    with engine.begin() as conn:  # as chidao's database (db/engine.py): a commit is not a file sync
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
     meta.create_all(engine)
     today = date.today()
     keys = load_keyring(pki_folder(work) / "keys.yaml")

@@ -16,10 +16,9 @@ also held the signing keys (a database edited by hand, chain and all, is found o
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chidao.cores import cores, worker_pool
 from db.cascades import letter_content
 from db.models import Event, LetterDocument, LetterRecord
 from letters.content import Letter
@@ -114,16 +114,12 @@ def _stored_pdfs(
 
 def _run_deep(jobs: list[DeepCheck], workers: int | None) -> list[tuple[str, str]]:
     """The deep checks, in worker processes when there are enough of them; results in the jobs' order."""
-    count = workers if workers is not None else _cores()
+    count = workers if workers is not None else cores()
     if count <= 1 or (workers is None and len(jobs) < INLINE):
         return [(job.where, what) for job in jobs for what in deep_check(job)]
     found: list[tuple[str, str]] = []
     pending: deque[tuple[str, Future[list[str]]]] = deque()
-    # forkserver: workers start from a clean process, not from a copy of this one (its database connections,
-    # its threads); they import chidao.documents and keep its fonts and parsed CAs between PDFs
-    import multiprocessing
-
-    with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("forkserver")) as pool:
+    with worker_pool(count) as pool:  # each worker keeps its fonts and parsed CAs between PDFs
         for job in jobs:
             pending.append((job.where, pool.submit(deep_check, job)))
             if len(pending) >= 4 * count:  # a few PDFs in flight per worker, not all of them at once
@@ -133,13 +129,6 @@ def _run_deep(jobs: list[DeepCheck], workers: int | None) -> list[tuple[str, str
             where, done = pending.popleft()
             found += [(where, what) for what in done.result()]
     return found
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def deep_check(job: DeepCheck) -> list[str]:

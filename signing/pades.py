@@ -278,7 +278,7 @@ class _PadesAttributes(SignedAttributeProviderSpec):
         yield _Fixed("signing_certificate_v2", self.value)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=4096)
 def _signing_certificate(der: bytes) -> Any:
     from asn1crypto import tsp, x509  # type: ignore[import-untyped]
     from pyhanko.sign.general import as_signing_certificate_v2

@@ -48,7 +48,7 @@ class KeptKeySigner(signers.SimpleSigner):
         return self.sign_raw(data, digest_algorithm)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=4096)  # every approver and unit of a national cascade signs twice (letter, BÁO CÁO): kept
 def _pkcs12(path: Path, mtime: float, pin: str) -> KeptKeySigner:
     from cryptography.hazmat.primitives.serialization import pkcs12
     from pyhanko.keys.internal import translate_pyca_cryptography_cert_to_asn1, translate_pyca_cryptography_key_to_asn1

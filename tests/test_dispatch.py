@@ -241,3 +241,34 @@ def test_a_letters_recipients_stay_in_one_batch_unless_more_than_a_batch() -> No
     assert [len(b) for b in cut] == [80, 40, 100, 100, 3]  # letters 1-2; 3; 4 (200) cut in two; 5
     assert [rid for b in cut for rid in b] == [rid for rid, _ in rows]  # every row once, in order
     assert batches([(i, 7) for i in range(6)], 2) == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_docx_drawn_ahead_in_worker_processes_is_the_letters_own(
+    chidao_env: str, mini_directive: Path, sink: Path, smtp_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chidao.dispatch
+    from db.cascades import letter_content
+    from letters.docx import render_docx
+
+    monkeypatch.setattr(chidao.dispatch, "DRAW_AHEAD", 1)  # a national run's path, on one letter
+    monkeypatch.setattr(chidao.dispatch, "cores", lambda: 2)
+    ids = draft_cascade(chidao_env, mini_directive)
+    approve_root(chidao_env, ids)
+    pool, drawn = chidao.dispatch._drawn_ahead(chidao_env, [(0, ids["90.S"])])
+    assert pool is not None and list(drawn) == [ids["90.S"]]
+    pool.shutdown()
+    report = dispatch(chidao_env, SmtpConfig.from_url(smtp_url))
+    assert report.count("sent") == 6
+    with transaction(chidao_env) as session:
+        expected = render_docx(letter_content(session.get_one(LetterRecord, ids["90.S"])))
+    for m in parsed(sink):  # the same parts (a zip's entries carry the time they were written: not compared)
+        _, document = list(m.iter_attachments())
+        assert _parts(document.get_content()) == _parts(expected)
+
+
+def _parts(docx: bytes) -> dict[str, bytes]:
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(docx)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
