@@ -7,7 +7,8 @@ import html
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,26 @@ class Person:
         return self.post(f"/letters/{letter_id}/approve", signing_form(shown.text))
 
 
+@contextmanager
+def desk_people(base: str) -> Iterator[Callable[..., Person]]:
+    """Who comes to the desk at `base`: each a client of their own, signed in as the account given (none: not
+    signed in); every client closed at the end."""
+    people: list[Person] = []
+
+    def person(account: str | None = None) -> Person:
+        who = Person(base)
+        people.append(who)
+        if account:
+            assert who.sign_in(account).url.path in ("/inbox", "/reports", "/cascades")
+        return who
+
+    try:
+        yield person
+    finally:
+        for who in people:
+            who.http.close()
+
+
 def form_fields(page: str) -> dict[str, str]:
     """The letter form's fields as the page shows them (what a browser would post)."""
     fields = {}
@@ -100,28 +121,20 @@ def desk(
     monkeypatch.setenv("CHIDAO_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CHIDAO_DATABASE_URL", database_url)
     ids = desk_cascade(database_url, smtp_url, langson_directive(tmp_path, extra=EVIL))
-    people: list[Person] = []
     # The day after the department's letter: the districts may still sign (their communes' deadline, 07/02/2024
     # before Tết, has not passed); a test moves the clock on to see reports come in late.
-    with time_machine.travel(datetime(2024, 2, 6, 9, tzinfo=VN), tick=True) as clock, desk_server(database_url) as base:
+    with (
+        time_machine.travel(datetime(2024, 2, 6, 9, tzinfo=VN), tick=True) as clock,
+        desk_server(database_url) as base,
+        desk_people(base) as arriving,
+    ):
 
         class Desk:
             url, letters, maildir = database_url, ids, sink
             now = clock
+            person = staticmethod(arriving)
 
-            @staticmethod
-            def person(account: str | None = None) -> Person:
-                who = Person(base)
-                people.append(who)
-                if account:
-                    assert who.sign_in(account).url.path in ("/inbox", "/reports", "/cascades")
-                return who
-
-        try:
-            yield Desk
-        finally:
-            for who in people:
-                who.http.close()
+        yield Desk
 
 
 def _status(url: str, letter_id: int) -> str:

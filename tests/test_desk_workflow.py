@@ -34,7 +34,7 @@ from tests.steps import (
     langson_directive,
     with_drafters,
 )
-from tests.test_desk import Person, form_fields, signing_form
+from tests.test_desk import desk_people, form_fields, signing_form
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 HEAD, CLERK, OTHER_HEAD = "vhtt-caoloc-tp", "vhxh-06184", "vhtt-trangdinh-tp"
@@ -54,27 +54,17 @@ def desk(
     monkeypatch.setenv("CHIDAO_DATABASE_URL", database_url)
     hierarchy = with_drafters(tmp_path)
     ids = desk_cascade(database_url, smtp_url, langson_directive(tmp_path), hierarchy)
-    people: list[Person] = []
     with (
         time_machine.travel(datetime(2024, 2, 6, 9, tzinfo=VN), tick=True) as clock,
         desk_server(database_url, hierarchy) as base,
+        desk_people(base) as arriving,
     ):
 
         class Desk:
             url, letters, maildir, now = database_url, ids, sink, clock
+            person = staticmethod(arriving)
 
-            @staticmethod
-            def person(account: str) -> Person:
-                who = Person(base)
-                people.append(who)
-                assert who.sign_in(account).url.path in ("/inbox", "/reports", "/cascades")
-                return who
-
-        try:
-            yield Desk
-        finally:
-            for who in people:
-                who.http.close()
+        yield Desk
 
 
 def _with_item(fields: dict[str, str], item: str) -> dict[str, str]:

@@ -31,7 +31,7 @@ from db.engine import transaction
 from db.migrate import upgrade
 from db.models import LetterRecord, ReportRequest
 from tests.steps import LANGSON, PASSWORD, desk_cascade, desk_server, langson_directive
-from tests.test_desk import Person
+from tests.test_desk import Person, desk_people
 from web.background import Consolidation
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -125,27 +125,17 @@ def desk(database_url: str, sink: Path, smtp_url: str, tmp_path: Path, monkeypat
     monkeypatch.setenv("CHIDAO_DATABASE_URL", database_url)
     ids = desk_cascade(database_url, smtp_url, langson_directive(tmp_path))
     app = create_app(database_url, LANGSON / "hierarchy.yaml")
-    people: list[Person] = []
     with (
         time_machine.travel(datetime(2024, 2, 6, 9, tzinfo=VN), tick=True) as clock,
         desk_server(database_url, app=app) as base,
+        desk_people(base) as arriving,
     ):
 
         class Desk:
             url, letters, now, consolidation = database_url, ids, clock, app.state.desk.consolidation
+            person = staticmethod(arriving)
 
-            @staticmethod
-            def person(account: str) -> Person:
-                who = Person(base)
-                people.append(who)
-                assert who.sign_in(account).url.path in ("/inbox", "/reports", "/cascades")
-                return who
-
-        try:
-            yield Desk
-        finally:
-            for who in people:
-                who.http.close()
+        yield Desk
 
 
 def test_a_report_on_the_desk_returns_and_its_districts_bao_cao_is_drafted_after(desk: Any) -> None:
