@@ -26,10 +26,15 @@ from tests.steps import SIGNED
 
 
 class Slow(MaildirHandler):
-    """A quarter of a second per message (a letter's copies arrive together): kills land between letters."""
+    """A while per message (a letter's copies arrive together): kills land between letters, and a second
+    dispatcher starting a few seconds after the first still finds letters to send."""
+
+    def __init__(self, maildir: Path, delay: float = 0.25) -> None:
+        super().__init__(maildir)
+        self.delay = delay
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(self.delay)
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -101,7 +106,7 @@ def test_two_dispatchers_at_once_send_each_message_once(
         "PREFECT_API_URL": prefect_api_url,  # the session's, not a temporary server per process
     }
     command = [sys.executable, "-m", "cli", "dispatch"]
-    controller = start_sink(maildir, port, Slow(maildir))
+    controller = start_sink(maildir, port, Slow(maildir, delay=1.5))  # 12 letters, 4 connections: 5 s or more
     try:
         workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
         outputs = [w.communicate(timeout=120)[0] for w in workers]
