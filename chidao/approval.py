@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from chidao.edits import LetterEdit, alters, apply_edits, recorded_edits
 from chidao.refusals import Refused
 from chidao.settings import settings
 from db import events
 from db.base import utcnow
-from db.cascades import cascade_inputs, get_cascade, inputs_of, letter_content
+from db.cascades import get_cascade, inputs_of, letter_content
 from db.letters import get_letter
 from db.models import Event, LetterRecord, Register
 from db.registers import next_number
@@ -455,47 +455,13 @@ def _check_submitted(hierarchy: Hierarchy, letter: LetterRecord) -> None:
         )
 
 
-def pending(session: Session, user: str | None = None) -> list[LetterRecord]:
-    """Open letters whose letter above has gone out, waiting for that user (if given): to sign (an approver,
-    once a unit's drafter has submitted it) or to prepare (a drafter, until they submit it).
-
-    One query of the columns that decide it (with the letter above's status), each cascade's hierarchy
-    looked up once, and the whole rows of the letters kept only (an inbox is read on every page view)."""
-    open_letters = session.execute(_OPEN_LETTERS).tuples()
-    hierarchies: dict[int, Hierarchy] = {}
-    kept = []
-    for letter_id, cascade_id, unit_code, status, submitted_at in open_letters:
-        if user is not None:
-            if cascade_id not in hierarchies:
-                hierarchies[cascade_id] = cascade_inputs(session, cascade_id)[1]
-            if user not in _holders(hierarchies[cascade_id], unit_code, status, submitted_at):
-                continue
-        kept.append(letter_id)
-    if not kept:
-        return []
-    rows = {r.id: r for r in session.scalars(select(LetterRecord).where(LetterRecord.id.in_(kept)))}
-    return [rows[letter_id] for letter_id in kept]
-
-
-_ABOVE = aliased(LetterRecord)
-# pending's query, built once: building it (the alias above all) cost more than running it.
-_OPEN_LETTERS = (
-    select(
-        LetterRecord.id, LetterRecord.cascade_id, LetterRecord.unit_code, LetterRecord.status, LetterRecord.submitted_at
-    )
-    .outerjoin(_ABOVE, _ABOVE.id == LetterRecord.parent_id)
-    .where(LetterRecord.status.in_(OPEN), or_(LetterRecord.parent_id.is_(None), _ABOVE.status.in_(OUT)))
-    .order_by(LetterRecord.cascade_id, LetterRecord.depth, LetterRecord.id)
-)
-
-
 def holders(hierarchy: Hierarchy, letter: LetterRecord) -> list[str]:
     """The people a letter waits for now."""
-    return _holders(hierarchy, letter.unit_code, letter.status, letter.submitted_at)
+    return holders_from(hierarchy, letter.unit_code, letter.status, letter.submitted_at)
 
 
-def _holders(hierarchy: Hierarchy, unit_code: str, status: str, submitted_at: datetime | None) -> list[str]:
-    """holders, from the columns that decide it."""
+def holders_from(hierarchy: Hierarchy, unit_code: str, status: str, submitted_at: datetime | None) -> list[str]:
+    """holders, from the columns that decide it (an inbox reads only those)."""
     match _waiting(hierarchy, unit_code, status, submitted_at):
         case "drafter":
             return drafters_of(hierarchy, unit_code)

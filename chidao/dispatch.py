@@ -16,7 +16,6 @@ import logging
 import os
 import socket
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import Message
@@ -30,6 +29,7 @@ from chidao.consolidation import report_went_up
 from chidao.cores import cores, worker_pool
 from chidao.reporting import open_requests
 from chidao.settings import settings
+from chidao.smtp_slots import smtp_slot
 from db import events
 from db.base import utcnow
 from db.cascades import get_cascade, inputs_of, letter_content
@@ -377,42 +377,6 @@ async def _send_all(
             breaker.saw([item.outcome for item in group if item.outcome is not None])
 
     await asyncio.gather(*(work(sender) for sender in senders[: max(1, min(len(senders), len(groups)))]))
-
-
-SMTP_LIMIT = "smtp-connections"
-
-
-class _Once(logging.Filter):
-    """Prefect warns at every connection that the limit does not exist: once per process says it (other
-    messages pass untouched)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "skipping acquisition" not in message:
-            return True
-        if message in self.seen:
-            return False
-        self.seen.add(message)
-        return True
-
-
-def smtp_slot() -> AbstractAsyncContextManager[object]:
-    """One of the SMTP connections that all dispatchers together may open: with a Prefect server, a slot of
-    its global concurrency limit `smtp-connections` (`prefect gcl create smtp-connections --limit 4`; none
-    is taken where the limit does not exist); in the embedded default, one process sends, with CONNECTIONS."""
-    if not os.environ.get("PREFECT_API_URL"):
-        return nullcontext()
-    from prefect.concurrency.asyncio import concurrency
-
-    for name in ("prefect.concurrency", "prefect.flow_runs"):  # the latter inside a flow run
-        if not any(isinstance(f, _Once) for f in logging.getLogger(name).filters):
-            logging.getLogger(name).addFilter(_Once())
-
-    return concurrency(SMTP_LIMIT, occupy=1, strict=False)
 
 
 def _record(url: str, items: list[_Item], report: DispatchReport) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chidao import approval
+from chidao import approval, inbox
 from chidao.dispatch import smtp_config
 from chidao.settings import settings
 from db.base import utcnow
@@ -48,7 +48,7 @@ class Owed:
 
 def owed(session: Session) -> list[Owed]:
     """Every notice the letters waiting now call for, sent or not."""
-    waiting = approval.pending(session)
+    waiting = inbox.pending(session)
     rounds: dict[tuple[int, str], int] = {
         (letter_id, kind): count
         for letter_id, kind, count in session.execute(

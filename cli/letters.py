@@ -130,7 +130,8 @@ def _recipients(session: Any, letter_id: int) -> list[Any]:
 def letters_pending(user: str | None, as_json: bool) -> None:
     """Drafts whose letter above has gone out, waiting for their unit's approver (or, in a unit with drafters,
     for its drafter until they submit it), with the reason of the last sending back."""
-    from chidao.approval import pending, returned_reason, waiting_for
+    from chidao.approval import returned_reason, waiting_for
+    from chidao.inbox import pending
     from db.cascades import get_cascade, inputs_of, letter_content
     from db.engine import transaction
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from chidao import approval, edits
+from chidao import approval, edits, inbox
 from cli import main
 from db.cascades import letter_content
 from db.engine import transaction
@@ -110,11 +110,11 @@ def test_a_rejected_draft_can_be_approved_later(database_url: str, letters: dict
 
 def test_pending_lists_what_each_person_may_sign_now(database_url: str, letters: dict[str, int]) -> None:
     with transaction(database_url) as session:
-        assert [r.unit_code for r in approval.pending(session, "so-gd")] == ["90.S"]
-        assert approval.pending(session, "p901-tp") == []
+        assert [r.unit_code for r in inbox.pending(session, "so-gd")] == ["90.S"]
+        assert inbox.pending(session, "p901-tp") == []
         approval.approve(session, letters["90.S"], "so-gd", on=SIGNED)
-        assert [r.unit_code for r in approval.pending(session, "p901-tp")] == ["901.P"]
-        assert [r.unit_code for r in approval.pending(session)] == ["901.P", "902.P"]
+        assert [r.unit_code for r in inbox.pending(session, "p901-tp")] == ["901.P"]
+        assert [r.unit_code for r in inbox.pending(session)] == ["901.P", "902.P"]
 
 
 def test_concurrent_approvals_in_one_unit_get_consecutive_numbers(database_url: str, mini_directive: Path) -> None:

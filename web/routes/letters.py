@@ -22,6 +22,7 @@ from chidao import access, approval
 from chidao.access import Reader
 from chidao.approval import ApprovalError, LetterChanged
 from chidao.edits import LetterEdit, alters
+from chidao.inbox import pending
 from chidao.refusals import record_refusal
 from db.cascades import get_cascade, inputs_of, letter_content
 from db.letters import get_letter
@@ -54,7 +55,7 @@ INBOX_STATES = {"to_sign": "Chờ ký", "to_draft": "Cần soạn, trình ký", 
 def inbox(request: Request, q: str = "", state: str = "", page: str = "1") -> Response:
     reader = signed_in(request)
     with looking(request) as db:
-        waiting = [] if reader.auditor else approval.pending(db, reader.id)
+        waiting = [] if reader.auditor else pending(db, reader.id)
         rows = [letter_row(db, letter) for letter in waiting]
     found = listing(
         rows,
