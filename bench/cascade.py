@@ -286,7 +286,15 @@ def pki_folder(work: Path) -> Path:
 
 
 def run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int) -> dict[str, Any]:
-    """All phases through chidao's own functions and flows; returns seconds per phase and counts."""
+    """All phases through chidao's own functions and flows, its flows run as the CLI and the desk run them
+    (flows.runs.inline); returns seconds per phase and counts."""
+    from flows.runs import inline
+
+    with inline():
+        return _run_chidao(hierarchy_file, directive_file, work, port)
+
+
+def _run_chidao(hierarchy_file: Path, directive_file: Path, work: Path, port: int) -> dict[str, Any]:
     os.environ["CHIDAO_DATA_DIR"] = str(work)
     os.environ["CHIDAO_DATABASE_URL"] = url = f"sqlite:///{work / 'chidao.db'}"
     os.environ["CHIDAO_SMTP_URL"] = f"smtp://127.0.0.1:{port}"

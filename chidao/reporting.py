@@ -238,38 +238,20 @@ def record_report(
     at: datetime | None = None,
     attachment: Attachment | None = None,
 ) -> Report:
-    """Record a report once its sender is known to be allowed (a person, or the unit's signed BÁO CÁO)."""
+    """Record a report once its sender is known to be allowed (a person, or the unit's signed BÁO CÁO).
+
+    One flush writes the report, its request's status and the event together: the chain's head is read
+    before anything is added (a read would otherwise flush each row on its own), then one statement tells the
+    unit's BÁO CÁO whether this was the last report it waited for. A clerk's report is a few statements, not
+    a dozen."""
     moment = at or utcnow()
     late = request.due is not None and local_date(moment) > request.due
     version = 1  # an open request has no report yet: only a correction asks which version it is
     if request.status != "open":
         version += session.scalar(select(func.max(Report.version)).where(Report.request_id == request.id)) or 0
-    report = Report(
-        request_id=request.id,
-        version=version,
-        submitted_by=user,
-        submitted_at=moment,
-        late=late,
-        content=content.model_dump_json(),
-        source=source,
-    )
-    session.add(report)
-    if version == 1:
-        request.status, request.received_at = ("late" if late else "received"), moment
     payload: dict[str, object] = {"request": request.id, "unit": request.unit_code, "version": version, "late": late}
+    digest = hashlib.sha256(attachment.data).hexdigest() if attachment is not None else ""
     if attachment is not None:
-        session.flush()  # the attachment points at the report's id
-        digest = hashlib.sha256(attachment.data).hexdigest()
-        session.add(
-            ReportAttachment(
-                report_id=report.id,
-                filename=attachment.filename,
-                content_type=attachment.content_type,
-                size=len(attachment.data),
-                sha256=digest,
-                data=attachment.data,
-            )
-        )
         payload["attachment"] = {"filename": attachment.filename, "sha256": digest}
     events.record(
         session,
@@ -280,7 +262,30 @@ def record_report(
         letter_id=request.letter_id,
         at=moment,
     )
+    report = Report(
+        request_id=request.id,
+        version=version,
+        submitted_by=user,
+        submitted_at=moment,
+        late=late,
+        content=content.model_dump_json(),
+        source=source,
+    )
+    session.add(report)
+    if attachment is not None:
+        session.flush()  # the attachment points at the report's id
+        session.add(
+            ReportAttachment(
+                report_id=report.id,
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                size=len(attachment.data),
+                sha256=digest,
+                data=attachment.data,
+            )
+        )
     if version == 1:
+        request.status, request.received_at = ("late" if late else "received"), moment
         _last_report_in(session, request)
     session.flush()  # the caller may want the report's id
     return report

@@ -148,13 +148,15 @@ def _report_dispatch(letter_ids: list[int] | None, signed_by: str | None = None,
     from chidao.dispatch import SendingUnavailable, smtp_config
     from flows.approved import approved
     from flows.dispatch import dispatch as dispatch_flow
+    from flows.runs import inline
 
     try:
         config = smtp_config()
-        if signed_by is not None and letter_ids:
-            outcome = approved(letter_ids[0], signed_by=signed_by, resent=resent)
-        else:
-            outcome = dispatch_flow(letter_ids=letter_ids)
+        with inline():
+            if signed_by is not None and letter_ids:
+                outcome = approved(letter_ids[0], signed_by=signed_by, resent=resent)
+            else:
+                outcome = dispatch_flow(letter_ids=letter_ids)
     except ValueError as exc:
         fail(str(exc), BAD_INPUT)
         return

@@ -156,9 +156,11 @@ def run_cascade(params: CascadeParams, show_progress: bool = False) -> CascadeSu
     """The `cascade` flow in this process, with a progress bar on a terminal."""
     from chidao import progress
     from flows.cascade import cascade as cascade_flow
+    from flows.runs import inline
 
     if not (show_progress and sys.stderr.isatty()):
-        return cascade_flow(params)
+        with inline():
+            return cascade_flow(params)
     with click.progressbar(length=1, label="Drafting letters", file=sys.stderr) as bar:
 
         def update(_what: str, done: int, total: int) -> None:
@@ -167,6 +169,7 @@ def run_cascade(params: CascadeParams, show_progress: bool = False) -> CascadeSu
 
         stop = progress.listen(update)
         try:
-            return cascade_flow(params)
+            with inline():
+                return cascade_flow(params)
         finally:
             stop()

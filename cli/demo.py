@@ -204,7 +204,10 @@ def _upward_half(url: str, cascade_id: int, result: DemoResult) -> None:
 @click.option("--output", type=click.Path(file_okay=False), help="Where to write the letters (default: DATA_DIR/demo)")
 def demo(output: str | None) -> None:
     """The seed cascade end to end: draft, approve level by level as each unit's approver, e-mail to a local sink."""
-    result = run_demo(EXAMPLES / "langson", Path(output) if output else None)
+    from flows.runs import inline
+
+    with inline():
+        result = run_demo(EXAMPLES / "langson", Path(output) if output else None)
     click.echo(
         f"Cascade {result.cascade_id}: {sum(result.letters_per_level)} letter(s) — per level "
         f"{result.letters_per_level}; {result.approved} approved now."

@@ -96,10 +96,12 @@ def remind(at: Any) -> None:
     from zoneinfo import ZoneInfo
 
     from flows.remind import remind as sweep
+    from flows.runs import inline
 
     moment = at.replace(tzinfo=ZoneInfo(settings().timezone)) if at else datetime.now(UTC)
     database()
-    report = sweep(at=moment)  # a Prefect flow run, in the embedded default too
+    with inline():
+        report = sweep(at=moment)  # a Prefect flow run, in the embedded default too
     day = datetime.fromisoformat(report["day"]).strftime("%d/%m/%Y")
     if not report["working_day"]:
         click.echo(f"{day} is not a working day: nobody is reminded.")

@@ -80,8 +80,17 @@ def chidao_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: st
     return database_url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def inline_flow_runs() -> Iterator[None]:
+    """The flows a test calls run as the CLI and the desk run theirs: without Prefect's heartbeat thread."""
+    from flows.runs import inline
+
+    with inline():
+        yield
+
+
 @pytest.fixture(scope="session")
-def prefect_server() -> Iterator[None]:
+def prefect_server(inline_flow_runs: None) -> Iterator[None]:
     """A real Prefect API (temporary server, throwaway database) for the whole session."""
     from prefect.testing.utilities import prefect_test_harness
 

@@ -28,13 +28,12 @@ from chidao.reporting import ReportError
 from chidao.settings import settings
 from chidao.words import unit_label, vn_number
 from db.base import utcnow
-from db.engine import transaction
+from db.engine import first_row, reading, transaction
 from db.models import Account, DeskSessionRow
 from letters.render import environment
 from mail.replies import explain
 from web import starts
 from web.background import Consolidation
-from web.reading import first_row, reading
 from web.session import COOKIE, LIFETIME, DeskSession, Signer, same_token
 
 STATUS_WORDS = {"draft": "Dự thảo", "rejected": "Bị trả lại", "approved": "Đã ký", "sent": "Đã gửi"}
@@ -143,7 +142,7 @@ def database(request: Request) -> Iterator[Session]:
 
 @contextmanager
 def looking(request: Request) -> Iterator[Session]:
-    """The database as a page reads it: no lock, nothing written (web.reading)."""
+    """The database as a page reads it: no lock, nothing written (db.engine.reading)."""
     desk: Desk = request.app.state.desk
     with reading(desk.url) as session:
         yield session

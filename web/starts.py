@@ -205,6 +205,7 @@ class Starts:
     def _run(self, job: Job, path: Path, hierarchy_path: Path) -> None:
         from flows.cascade import CascadeParams
         from flows.cascade import cascade as cascade_flow
+        from flows.runs import inline
 
         saved = time.monotonic()
 
@@ -218,7 +219,9 @@ class Starts:
 
         stop = progress.listen(update)
         try:
-            summary = cascade_flow(CascadeParams(directive=str(path), hierarchy=str(hierarchy_path), actor=job.actor))
+            with inline():
+                params = CascadeParams(directive=str(path), hierarchy=str(hierarchy_path), actor=job.actor)
+                summary = cascade_flow(params)
             job.cascade_id, job.letters, job.state = summary.cascade_id, summary.letters, "done"
             if self.url:  # the department's letter waits for its approvers (or its drafters): tell them
                 from chidao import notices

@@ -314,6 +314,7 @@ def cascade_letters(request: Request, cascade_id: Id, q: str = "", state: str = 
 def resend(request: Request, cascade_id: Id, form: Checked) -> Response:
     from chidao.outbox import resend as put_back
     from flows.approved import approved
+    from flows.runs import inline
 
     desk = the_desk(request)
     reader = signed_in(request)
@@ -328,7 +329,8 @@ def resend(request: Request, cascade_id: Id, form: Checked) -> Response:
     count = put_back(desk.url, letter_id, unit, actor=reader.id)
     if count:
         try:
-            approved(letter_id, signed_by=reader.id, resent=True)
+            with inline():
+                approved(letter_id, signed_by=reader.id, resent=True)
         except Exception as exc:  # back in the outbox: the next dispatch sends them
             raise Problem(unsent(exc), 500) from None
     return see_other(f"/cascades/{cascade_id}?m=resent-{count}")

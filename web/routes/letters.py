@@ -177,6 +177,7 @@ def approve(request: Request, letter_id: Id, form: Checked) -> Response:
     from chidao.dispatch import SendingUnavailable, check_sending
     from chidao.issuing import SigningRefused
     from flows.approved import approved
+    from flows.runs import inline
 
     reader = signed_in(request)
     _may_act_on(request, reader, letter_id, "approve")
@@ -214,7 +215,8 @@ def approve(request: Request, letter_id: Id, form: Checked) -> Response:
         return letter_with_errors(request, reader, letter_id, form, {"action": in_vietnamese(exc)}, status=409)
     _notify(request)
     try:
-        outcome = approved(letter_id, signed_by=reader.id)
+        with inline():
+            outcome = approved(letter_id, signed_by=reader.id)
     except Exception as exc:  # signed and numbered; the outbox keeps every copy until it goes
         raise Problem(unsent(exc), 500) from None
     return see_other(f"/letters/{letter_id}?m={'queued' if outcome is None else 'approved'}")
@@ -225,6 +227,7 @@ def resend(request: Request, letter_id: Id, form: Checked) -> Response:
     """The unit's approver sends the copies that did not go (failed, or waiting to be tried again) now."""
     from chidao.outbox import resend as put_back
     from flows.approved import approved
+    from flows.runs import inline
 
     desk = the_desk(request)
     reader = signed_in(request)
@@ -232,7 +235,8 @@ def resend(request: Request, letter_id: Id, form: Checked) -> Response:
     count = put_back(desk.url, letter_id, None, actor=reader.id)
     if count:
         try:
-            approved(letter_id, signed_by=reader.id, resent=True)
+            with inline():
+                approved(letter_id, signed_by=reader.id, resent=True)
         except Exception as exc:  # back in the outbox: the next dispatch sends them
             raise Problem(unsent(exc), 500) from None
     return see_other(f"/letters/{letter_id}?m=resent")
