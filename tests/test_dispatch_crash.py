@@ -26,8 +26,7 @@ from tests.steps import SIGNED
 
 
 class Slow(MaildirHandler):
-    """A while per message (a letter's copies arrive together): kills land between letters, and a second
-    dispatcher starting a few seconds after the first still finds letters to send."""
+    """A while per message (a letter's copies arrive together): kills land between letters."""
 
     def __init__(self, maildir: Path, delay: float = 0.25) -> None:
         super().__init__(maildir)
@@ -35,6 +34,27 @@ class Slow(MaildirHandler):
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class UntilBothClaim(MaildirHandler):
+    """Holds every message until two dispatchers both hold claims in the outbox (60 s at most): the first
+    cannot finish the whole outbox before the second has started, however long the second takes to start."""
+
+    def __init__(self, maildir: Path, url: str) -> None:
+        super().__init__(maildir)
+        self.url, self.both = url, False
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        from sqlalchemy import distinct, func, select
+
+        deadline = time.monotonic() + 60
+        while not self.both and time.monotonic() < deadline:
+            with transaction(self.url) as db:
+                claimers = db.scalar(select(func.count(distinct(RecipientRecord.claimed_by))))
+            self.both = claimers >= 2
+            if not self.both:
+                await asyncio.sleep(0.1)
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -106,7 +126,7 @@ def test_two_dispatchers_at_once_send_each_message_once(
         "PREFECT_API_URL": prefect_api_url,  # the session's, not a temporary server per process
     }
     command = [sys.executable, "-m", "cli", "dispatch"]
-    controller = start_sink(maildir, port, Slow(maildir, delay=1.5))  # 12 letters, 4 connections: 5 s or more
+    controller = start_sink(maildir, port, UntilBothClaim(maildir, database_url))
     try:
         workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
         outputs = [w.communicate(timeout=120)[0] for w in workers]
