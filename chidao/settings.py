@@ -51,8 +51,9 @@ class Settings(BaseSettings):
 
 
 def settings() -> Settings:
-    """Read from the environment, and again whenever a variable it depends on changes (tests set them)."""
-    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("CHIDAO_", "XDG_", "HOME"))))
+    """Read from the environment, and again whenever a variable it depends on changes (tests set them). Only
+    those variables are looked at: scanning the whole environment cost 0.1 ms, paid by every report taken."""
+    key = tuple(map(os.environ.get, _DEPENDS_ON))
     found = _READ.get(key)
     if found is None:
         _READ.clear()
@@ -60,7 +61,8 @@ def settings() -> Settings:
     return found
 
 
-_READ: dict[tuple[tuple[str, str], ...], Settings] = {}
+_DEPENDS_ON = (*(f"CHIDAO_{name.upper()}" for name in Settings.model_fields), "XDG_DATA_HOME", "HOME")
+_READ: dict[tuple[str | None, ...], Settings] = {}
 
 
 def quiet_prefect() -> None:

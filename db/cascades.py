@@ -6,7 +6,7 @@ import json
 from datetime import date
 from typing import TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import URL, Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -96,6 +96,7 @@ def open_cascade(
     )
     if _insert_once(session, cascade, same) is not cascade:
         return session.scalars(same).one(), False  # started at the same moment by another worker
+    session.info.setdefault(_BEGUN, set()).add(cascade.id)  # not committed yet: see cascade_inputs
     events.record(
         session,
         cascade.id,
@@ -128,10 +129,14 @@ def cascade_inputs(session: Session, cascade_id: int) -> tuple[Directive, Hierar
     """inputs_of by the cascade's id, with one query at most: a clerk's submission needs no Cascade row.
 
     Both are looked up by their content digest first: the stored text is read and parsed once per process.
-    A cascade's inputs never change, so a session asks the database once per cascade."""
-    known: dict[int, tuple[Directive, Hierarchy]] = session.info.setdefault(_INPUTS, {})
-    if cascade_id in known:
-        return known[cascade_id]
+    A cascade's inputs never change once it is begun, so the process asks the database once per cascade
+    (and database: the key holds its URL), not once per transaction: every report taken asked it again."""
+    begun_here = cascade_id in session.info.get(_BEGUN, ())  # its id is reused if this transaction rolls back
+    cache = session.info.setdefault(_BEGUN_INPUTS, {}) if begun_here else _CASCADES
+    key = (session.get_bind().engine.url, cascade_id)
+    found_before = cache.get(key)
+    if found_before is not None:
+        return found_before
     found = session.execute(
         select(DirectiveRecord.id, DirectiveRecord.digest, HierarchySnapshot.id, HierarchySnapshot.digest)
         .join_from(Cascade, DirectiveRecord, DirectiveRecord.id == Cascade.directive_id)
@@ -150,7 +155,9 @@ def cascade_inputs(session: Session, cascade_id: int) -> tuple[Directive, Hierar
         data = session.scalars(select(HierarchySnapshot.data).where(HierarchySnapshot.id == snapshot_id)).one()
         built = Hierarchy.build(HierarchyFile.model_validate(json.loads(data)))
         hierarchy = _remember(_HIERARCHIES, hierarchy_digest, built, 4)
-    known[cascade_id] = directive, hierarchy
+    cache[key] = directive, hierarchy
+    while len(cache) > 256:  # a process works on a handful of cascades at a time
+        del cache[next(iter(cache))]
     return directive, hierarchy
 
 
@@ -180,7 +187,9 @@ def _remember(cache: dict[str, _V], key: str, value: _V, size: int) -> _V:
     return value
 
 
-_INPUTS = "chidao_cascade_inputs"  # session.info: cascade id -> its inputs, for the session's life
+_CASCADES: dict[tuple[URL, int], tuple[Directive, Hierarchy]] = {}  # (database, cascade id) -> its inputs
+_BEGUN = "chidao_cascades_begun"  # session.info: the cascades this session created (uncommitted until it commits)
+_BEGUN_INPUTS = "chidao_begun_inputs"  # session.info: their inputs, kept for the session's life only
 _DIRECTIVES: dict[str, Directive] = {}
 _HIERARCHIES: dict[str, Hierarchy] = {}  # a national hierarchy takes seconds to validate: once per process
 
