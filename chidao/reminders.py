@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import Message
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -158,6 +158,7 @@ def demand(url: str, config: SmtpConfig, cascade_id: int, user: str, due: date, 
             ).all()
         }
         dues: dict[str, str | None] = {}
+        reserved = []
         for request in session.scalars(
             select(ReportRequest).where(
                 ReportRequest.cascade_id == cascade_id, ReportRequest.status == "open", ReportRequest.due.is_(None)
@@ -166,8 +167,10 @@ def demand(url: str, config: SmtpConfig, cascade_id: int, user: str, due: date, 
             request.due = report.due_for(depths[request.letter_id])
             dues[request.unit_code] = request.due.isoformat() if request.due else None
             to = hierarchy.unit(request.unit_code).email
-            session.add(Reminder(request_id=request.id, kind="demand", to_email=to))
+            reserved.append({"request_id": request.id, "kind": "demand", "to_email": to})
             notices.append(Notice(request.id, "demand", request.unit_code, to))
+        if reserved:  # one INSERT for them all (as ORM objects, SQLite took one each)
+            session.execute(insert(Reminder), reserved)
         events.record(
             session,
             cascade_id,

@@ -49,6 +49,7 @@ def snapshot_for(session: Session, hierarchy: Hierarchy) -> HierarchySnapshot:
 def _insert_once(session: Session, row: _R, same: Select[tuple[_R]]) -> _R:
     """Insert the row, or, if another transaction has just inserted its twin (two workers starting the same
     cascade at once), take theirs: the unique key decides, in a savepoint, so this transaction goes on."""
+    events.write_queued(session)  # not into the savepoint
     try:
         with session.begin_nested():
             session.add(row)

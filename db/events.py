@@ -10,8 +10,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from db.base import utcnow
 from db.models import Cascade, Event
@@ -33,7 +33,8 @@ def in_flow_run(flow_run_id: str | None) -> Iterator[None]:
 
 def event_hash(prev_hash: str, event: Event) -> str:
     """Hash of the previous hash and this event's recorded fields."""
-    body = json.dumps(
+    return _hash(
+        prev_hash,
         [
             event.cascade_id,
             event.seq,
@@ -44,9 +45,11 @@ def event_hash(prev_hash: str, event: Event) -> str:
             event.flow_run_id,
             event.payload,
         ],
-        ensure_ascii=False,
-        separators=(",", ":"),
     )
+
+
+def _hash(prev_hash: str, fields: list[object]) -> str:
+    body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
@@ -60,28 +63,71 @@ def record(
     letter_id: int | None = None,
     flow_run_id: str | None = None,
     at: datetime | None = None,
-) -> Event:
+) -> None:
     """Append an event. Writers of one cascade take turns: the first event of a transaction locks the
     cascade's row until commit (SQLite's write transactions are already one at a time), and the chain's
-    head is then known to this transaction alone: it is read once, not once per event."""
+    head is then known to this transaction alone: it is read once, not once per event.
+
+    The row is queued and written with the transaction's next statement, flush or commit, all queued rows in
+    one executemany: as ORM objects, SQLite wrote them one INSERT each (an ORM insert needs each new id back,
+    and SQLite cannot say which id went to which row of a batch); a dispatch batch records 200 events."""
     seq, prev = _head(session, cascade_id)
-    event = Event(
-        cascade_id=cascade_id,
-        seq=seq,
-        at=(at or utcnow()).astimezone(UTC),  # hashed as stored: the database hands it back in UTC
-        actor=actor,
-        kind=kind,
-        letter_id=letter_id,
-        flow_run_id=flow_run_id or _flow_run.get(),
-        payload=json.dumps(payload or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
-        prev_hash=prev,
+    moment = (at or utcnow()).astimezone(UTC)  # hashed as stored: the database hands it back in UTC
+    run = flow_run_id or _flow_run.get()
+    text = json.dumps(payload or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    digest = _hash(prev, [cascade_id, seq, moment.isoformat(), actor, kind, letter_id, run, text])
+    queued: list[dict[str, Any]] = session.info.setdefault(_QUEUED, [])
+    queued.append(
+        {
+            "cascade_id": cascade_id,
+            "seq": seq,
+            "at": moment,
+            "actor": actor,
+            "kind": kind,
+            "letter_id": letter_id,
+            "flow_run_id": run,
+            "payload": text,
+            "prev_hash": prev,
+            "hash": digest,
+        }
     )
-    event.hash = event_hash(prev, event)
-    session.add(event)  # inserted with the transaction's next flush, many at once
     key = cascade_id if cascade_id is not None else _OUTSIDE
-    session.info[_HEADS][key] = (session.get_transaction(), seq + 1, event.hash)
+    session.info[_HEADS][key] = (session.get_transaction(), seq + 1, digest)
     session.info.get(_HISTORIES, {}).pop(cascade_id, None)  # read before this event: read again
-    return event
+
+
+_QUEUED = "chidao_events_queued"
+_EVENTS = Event.metadata.tables[Event.__tablename__]
+_INSERT = insert(_EVENTS)
+
+
+def write_queued(session: Session) -> None:
+    """Write the events recorded and not yet written (one statement for them all). Called before a savepoint
+    (session.begin_nested): written inside it, they would go if it were rolled back."""
+    queued = session.info.get(_QUEUED)
+    if queued:
+        session.info[_QUEUED] = []
+        session.connection().execute(_INSERT, queued)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_a_statement(state: ORMExecuteState) -> None:
+    write_queued(state.session)  # what reads events next sees those recorded
+
+
+@event.listens_for(Session, "before_flush")
+def _before_a_flush(session: Session, _context: object, _instances: object) -> None:
+    write_queued(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    write_queued(session)  # a commit with nothing left to flush flushes nothing: written here
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, _previous: object) -> None:
+    session.info.pop(_QUEUED, None)  # the events of what was rolled back go with it
 
 
 _HEADS = "chidao_chain_heads"
