@@ -498,7 +498,7 @@ def run_bare(hierarchy_file: Path, directive_file: Path, work: Path, port: int) 
         "rows", meta, Column("id", Integer, primary_key=True), Column("kind", String), Column("unit", String)
     )
     engine = create_engine(f"sqlite:///{work / 'bare.db'}")
-    with engine.begin() as conn:  # as chidao's database (db/engine.py): a commit is not a file sync
+    with engine.begin() as conn:  # as chidao's database (db/engine.py): WAL, each commit synced
         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
     meta.create_all(engine)
     today = date.today()

@@ -66,7 +66,11 @@ class DispatchReport:
         return sum(1 for d in self.deliveries if d.status == status)
 
 
-BATCH = 100  # recipients claimed, sent and recorded together: two commits per batch, not per message
+# Recipients claimed, sent and recorded together: two commits per batch, not per message. Room for a letter of
+# a hundred recipients on each connection: a province's letter to its hundred communes filled a batch of 100
+# alone, and the four connections took turns instead of sending four letters at once (national 2025: 6.2 s
+# -> 5.0 s). A dispatcher killed mid-batch sends that batch again (same Message-IDs), so it stays bounded.
+BATCH = 400
 
 
 @dataclass(frozen=True)

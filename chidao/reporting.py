@@ -127,7 +127,7 @@ def _last_report_in(session: Session, request: ReportRequest) -> None:
     to draft. One statement; run after the event is recorded, so that the cascade's lock is held and, of two
     last reports taken at once, the later one sees the other."""
     session.flush()  # this request's new status first
-    session.execute(_MARK_REPORTS_IN, {"letter": request.letter_id})
+    session.connection().execute(_MARK_REPORTS_IN, {"letter": request.letter_id})
     pending = session.identity_map.get(session.identity_key(PendingConsolidation, request.letter_id))
     if pending is not None:  # read in this transaction (a delivery recorded with it): read it again
         session.expire(pending)

@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import bindparam, event, func, insert, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from db.base import utcnow
@@ -99,6 +99,15 @@ def record(
 _QUEUED = "chidao_events_queued"
 _EVENTS = Event.metadata.tables[Event.__tablename__]
 _INSERT = insert(_EVENTS)
+_CASCADE_HEAD = (
+    select(_EVENTS.c.seq, _EVENTS.c.hash)
+    .where(_EVENTS.c.cascade_id == bindparam("cascade"))
+    .order_by(_EVENTS.c.seq.desc())
+    .limit(1)
+)
+_OUTSIDE_HEAD = (
+    select(_EVENTS.c.seq, _EVENTS.c.hash).where(_EVENTS.c.cascade_id.is_(None)).order_by(_EVENTS.c.seq.desc()).limit(1)
+)
 
 
 def write_queued(session: Session) -> None:
@@ -155,9 +164,12 @@ def _head(session: Session, cascade_id: int | None) -> tuple[int, str]:
             session.execute(select(Cascade.id).where(Cascade.id == cascade_id).with_for_update())
         else:  # events outside any cascade (sign-ins, accounts) have no row to lock: a lock of their own
             lock_outside(session)
-    last = session.execute(
-        select(Event.seq, Event.hash).where(Event.cascade_id == cascade_id).order_by(Event.seq.desc()).limit(1)
-    ).first()
+    # Read on the connection: no flush needed (this transaction has recorded no event of this chain yet, or
+    # its head would be known), and no ORM on the path every clerk's report takes.
+    if cascade_id is None:
+        last = session.connection().execute(_OUTSIDE_HEAD).first()
+    else:
+        last = session.connection().execute(_CASCADE_HEAD, {"cascade": cascade_id}).first()
     return (last[0] + 1, last[1]) if last else (1, GENESIS)
 
 
