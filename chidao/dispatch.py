@@ -193,9 +193,10 @@ class _Item:
 
 
 async def _dispatch(url: str, config: SmtpConfig, due: list[tuple[int, int]]) -> DispatchReport:
-    """Claim, send, record, batch after batch; a batch's outcomes are recorded (in a thread) while the next
-    batch is claimed and sent, so the database and the mail server work at the same time. Every batch
-    sent is recorded before this returns or raises."""
+    """Claim, send, record, batch after batch, each step in the shadow of another: while a batch is sent, the
+    next is claimed (in a thread) and the one before recorded (in another), so the database and the mail
+    server work at the same time. Every batch claimed is recorded before this returns or raises: sent, or,
+    once the server is found unreachable, deferred untried."""
     report = DispatchReport()
     senders = [Sender(config) for _ in range(CONNECTIONS)]
     letters: dict[int, _Outgoing] = {}
@@ -203,23 +204,39 @@ async def _dispatch(url: str, config: SmtpConfig, due: list[tuple[int, int]]) ->
     recording: asyncio.Future[None] | None = None
     breaker = _Breaker()
     pool, drawn = _drawn_ahead(url, due)
+    cut = batches(due, BATCH)
+
+    def claim(batch: list[int]) -> asyncio.Future[list[_Item]]:
+        return asyncio.ensure_future(asyncio.to_thread(_claim, url, batch, me, letters, drawn))
+
+    async def record(items: list[_Item]) -> None:
+        nonlocal recording
+        if recording is not None:
+            await recording
+        recording = asyncio.ensure_future(asyncio.to_thread(_record, url, items, report))
+
+    claiming = claim(cut[0]) if cut else None
     try:
         done = 0
-        for batch in batches(due, BATCH):
-            if breaker.open:
-                report.gave_up = breaker.reason
-                break  # the rest stays pending, untried: nothing claimed, nothing lost
-            items = _claim(url, batch, me, letters, drawn)
-            await _send_all(items, senders, letters, breaker)
-            if recording is not None:
-                await recording
-            recording = asyncio.ensure_future(asyncio.to_thread(_record, url, items, report))
+        for i, batch in enumerate(cut):
+            assert claiming is not None
+            items = await claiming
+            claiming = claim(cut[i + 1]) if i + 1 < len(cut) and not breaker.open else None
+            await _send_all(items, senders, letters, breaker)  # with the server unreachable: deferred untried
+            await record(items)
             done += len(batch)
             progress.report("messages", done, len(due))
+            if breaker.open:
+                break  # the rest stays pending, untried: nothing more claimed, nothing lost
         if breaker.in_a_row:  # the run ended finding no server: what it deferred waits for the server
             report.gave_up = breaker.reason
     finally:
         try:
+            if claiming is not None:  # claimed ahead and never sent (an error above): put back, untried
+                left = await claiming
+                breaker.in_a_row, breaker.reason = UNREACHABLE, breaker.reason or "the dispatch stopped"
+                await _send_all(left, senders, letters, breaker)
+                await record(left)
             if recording is not None:
                 await recording
         finally:
