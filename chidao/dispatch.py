@@ -205,6 +205,7 @@ async def _dispatch(url: str, config: SmtpConfig, due: list[tuple[int, int]]) ->
     breaker = _Breaker()
     pool, drawn = _drawn_ahead(url, due)
     cut = batches(due, BATCH)
+    letter_of = dict(due)
 
     def claim(batch: list[int]) -> asyncio.Future[list[_Item]]:
         return asyncio.ensure_future(asyncio.to_thread(_claim, url, batch, me, letters, drawn))
@@ -223,6 +224,9 @@ async def _dispatch(url: str, config: SmtpConfig, due: list[tuple[int, int]]) ->
             items = await claiming
             claiming = claim(cut[i + 1]) if i + 1 < len(cut) and not breaker.open else None
             await _send_all(items, senders, letters, breaker)  # with the server unreachable: deferred untried
+            ahead = {letter_of[rid] for rid in cut[i + 1]} if i + 1 < len(cut) else set()
+            for letter_id in {item.letter_id for item in items} - ahead:
+                letters.pop(letter_id, None)  # its PDF and DOCX are not kept for the whole run (800 letters: 200 MB)
             await record(items)
             done += len(batch)
             progress.report("messages", done, len(due))
