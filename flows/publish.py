@@ -9,12 +9,11 @@ API answers; a failure to publish is logged, never raised.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from chidao import progress
@@ -22,9 +21,6 @@ from chidao.settings import settings
 from db.cascades import letter_content
 from db.engine import transaction
 from db.models import LetterRecord
-
-if TYPE_CHECKING:
-    from prefect.artifacts import Artifact
 
 log = logging.getLogger("chidao.publish")
 
@@ -49,43 +45,20 @@ def letter_key(letter: LetterRecord) -> str:
 
 @_quietly("letters")
 def letters(letter_ids: Sequence[int]) -> None:
-    """Each letter as it stands now (draft, signed with its number, sent), a new version under its key.
-
-    Several at a time over one client: one after the other, a national cascade's 1,600 letters and BÁO CÁO
-    waited 15 ms each for Prefect's API, most of it the server's turn, while this process sat idle."""
-    from prefect.artifacts import MarkdownArtifact
+    """Each letter as it stands now (draft, signed with its number, sent), a new version under its key."""
+    from prefect.artifacts import create_markdown_artifact
 
     words = {"draft": "dự thảo", "rejected": "bị trả lại", "approved": "đã ký", "sent": "đã gửi"}
-    artifacts = []
     with transaction(settings().url) as session:
         for letter_id in letter_ids:
             letter = session.get_one(LetterRecord, letter_id)
             content = letter_content(letter)
-            artifacts.append(
-                MarkdownArtifact(
-                    markdown=letter.markdown,
-                    key=letter_key(letter),
-                    description=f"Đợt {letter.cascade_id}: {letter.unit_code}, số {content.reference} "
-                    f"({words.get(letter.status, letter.status)})",
-                )
+            create_markdown_artifact(
+                markdown=letter.markdown,
+                key=letter_key(letter),
+                description=f"Đợt {letter.cascade_id}: {letter.unit_code}, số {content.reference} "
+                f"({words.get(letter.status, letter.status)})",
             )
-    asyncio.run(_create_all(artifacts))
-
-
-AT_ONCE = 4  # artifacts being created at the same moment
-
-
-async def _create_all(artifacts: Sequence[Artifact]) -> None:
-    from prefect.client.orchestration import get_client
-
-    queue = iter(artifacts)
-    async with get_client() as client:
-
-        async def work() -> None:
-            for artifact in queue:
-                await artifact.acreate(client)
-
-        await asyncio.gather(*(work() for _ in range(min(AT_ONCE, len(artifacts)))))
 
 
 def letters_if_served(letter_ids: Sequence[int]) -> None:
