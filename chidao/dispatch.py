@@ -12,10 +12,9 @@ that got the first copy can drop the second. Nothing accepted is ever marked uns
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import Message
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 from chidao import progress
 from chidao.approval import OUT
 from chidao.consolidation import report_went_up
-from chidao.cores import cores, worker_pool
+from chidao.drawing import docx_of, drawn_ahead
 from chidao.reporting import open_requests
 from chidao.settings import settings
 from chidao.smtp_slots import smtp_slot
@@ -36,7 +35,6 @@ from db.cascades import get_cascade, inputs_of, letter_content
 from db.engine import transaction
 from db.models import LetterDocument, LetterRecord, RecipientRecord
 from letters.content import Letter
-from letters.docx import render_docx
 from mail.message import build_message, letter_message_id
 from mail.smtp import Outcome, Sender, SmtpConfig
 
@@ -203,7 +201,7 @@ async def _dispatch(url: str, config: SmtpConfig, due: list[tuple[int, int]]) ->
     me = worker_name()
     recording: asyncio.Future[None] | None = None
     breaker = _Breaker()
-    pool, drawn = _drawn_ahead(url, due)
+    pool, drawn = drawn_ahead(url, list(dict.fromkeys(letter_id for _, letter_id in due)))
     cut = batches(due, BATCH)
     letter_of = dict(due)
 
@@ -238,7 +236,7 @@ async def _dispatch(url: str, config: SmtpConfig, due: list[tuple[int, int]]) ->
         try:
             if claiming is not None:  # claimed ahead and never sent (an error above): put back, untried
                 left = await claiming
-                breaker.in_a_row, breaker.reason = UNREACHABLE, breaker.reason or "the dispatch stopped"
+                breaker.stop("the dispatch stopped")
                 await _send_all(left, senders, letters, breaker)
                 await record(left)
             if recording is not None:
@@ -249,35 +247,6 @@ async def _dispatch(url: str, config: SmtpConfig, due: list[tuple[int, int]]) ->
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
     return report
-
-
-DRAW_AHEAD = 16  # letters due in one run from which their DOCX are drawn in worker processes, every core busy
-
-
-def _drawn_ahead(url: str, due: list[tuple[int, int]]) -> tuple[ProcessPoolExecutor | None, dict[int, Future[bytes]]]:
-    """Many letters to send: their DOCX (python-docx: 50 ms or more each) drawn in worker processes, in the
-    order they go out, while this process claims, sends and records. A few are drawn inline, when claimed."""
-    letter_ids = list(dict.fromkeys(letter_id for _, letter_id in due))
-    workers = min(cores(), 2)
-    if len(letter_ids) < DRAW_AHEAD or workers < 2:
-        return None, {}
-    with transaction(url) as session:
-        contents = {
-            record.id: letter_content(record)
-            for record in session.scalars(select(LetterRecord).where(LetterRecord.id.in_(letter_ids)))
-        }
-    pool = worker_pool(workers)
-    return pool, {letter_id: pool.submit(render_docx, contents[letter_id]) for letter_id in letter_ids}
-
-
-def _docx(ahead: Future[bytes] | None, content: Letter) -> bytes:
-    """The letter's DOCX as drawn ahead, or drawn now (none was, or its worker failed: the letter still goes)."""
-    if ahead is not None:
-        try:
-            return ahead.result()
-        except Exception as exc:  # a worker process lost (killed, out of memory): this process draws it
-            logging.getLogger("chidao.dispatch").warning("drawing a DOCX ahead failed (%s): drawn here", exc)
-    return render_docx(content)
 
 
 def _claim(
@@ -322,7 +291,7 @@ def _claim(
                     content,
                     record.sha256,
                     _issuer_email(session, record),
-                    _docx(drawn.get(record.id), content),
+                    docx_of(drawn.get(record.id), content),
                     document.pdf if document is not None else None,
                     [(name, email) for name, email in everyone],
                 )
@@ -344,6 +313,10 @@ class _Breaker:
     @property
     def open(self) -> bool:
         return self.in_a_row >= UNREACHABLE
+
+    def stop(self, reason: str) -> None:
+        """Open it: what is still to send is deferred untried."""
+        self.in_a_row, self.reason = UNREACHABLE, self.reason or reason
 
     def saw(self, outcomes: list[Outcome]) -> None:
         """One message's outcomes (one per recipient): it found no server if none of them did."""

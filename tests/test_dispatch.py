@@ -246,15 +246,15 @@ def test_a_letters_recipients_stay_in_one_batch_unless_more_than_a_batch() -> No
 def test_docx_drawn_ahead_in_worker_processes_is_the_letters_own(
     chidao_env: str, mini_directive: Path, sink: Path, smtp_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import chidao.dispatch
+    import chidao.drawing
     from db.cascades import letter_content
     from letters.docx import render_docx
 
-    monkeypatch.setattr(chidao.dispatch, "DRAW_AHEAD", 1)  # a national run's path, on one letter
-    monkeypatch.setattr(chidao.dispatch, "cores", lambda: 2)
+    monkeypatch.setattr(chidao.drawing, "DRAW_AHEAD", 1)  # a national run's path, on one letter
+    monkeypatch.setattr(chidao.drawing, "cores", lambda: 2)
     ids = draft_cascade(chidao_env, mini_directive)
     approve_root(chidao_env, ids)
-    pool, drawn = chidao.dispatch._drawn_ahead(chidao_env, [(0, ids["90.S"])])
+    pool, drawn = chidao.drawing.drawn_ahead(chidao_env, [ids["90.S"]])
     assert pool is not None and list(drawn) == [ids["90.S"]]
     pool.shutdown()
     report = dispatch(chidao_env, SmtpConfig.from_url(smtp_url))
