@@ -55,8 +55,7 @@ def register_received(session: Session, unit_code: str, now: datetime | None = N
     """Enter the unit's arrived letters not entered yet; returns the new entries (none: all were)."""
     for _ in range(ATTEMPTS):
         try:
-            events.write_queued(session)  # not into the savepoint
-            with session.begin_nested():
+            with events.savepoint(session):
                 made = _enter(session, unit_code, now or utcnow())
             break
         except IntegrityError:  # another process numbered the same letters or took the same number

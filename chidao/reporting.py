@@ -127,7 +127,7 @@ def open_requests(session: Session, letter: LetterRecord, unit_codes: list[str])
     """Open the requests these recipients owe for this letter, each once, for those that owe a report
     (report.from, else the units the letter's writer directs: a unit only asked to cooperate owes none and is
     not chased); returns the units whose request was opened now. One read for them all and one INSERT, as a
-    dispatch batch records a hundred deliveries at a time (as ORM objects, SQLite took one INSERT each)."""
+    dispatch batch records hundreds of deliveries at a time (as ORM objects, SQLite took one INSERT each)."""
     found = set(
         session.scalars(
             select(ReportRequest.unit_code).where(

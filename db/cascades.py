@@ -19,6 +19,7 @@ from letters.directive import Directive
 from letters.plan import Draft
 from letters.render import render_markdown, sha256
 
+_K = TypeVar("_K")
 _V = TypeVar("_V")
 _R = TypeVar("_R", HierarchySnapshot, DirectiveRecord, Cascade)
 
@@ -49,9 +50,8 @@ def snapshot_for(session: Session, hierarchy: Hierarchy) -> HierarchySnapshot:
 def _insert_once(session: Session, row: _R, same: Select[tuple[_R]]) -> _R:
     """Insert the row, or, if another transaction has just inserted its twin (two workers starting the same
     cascade at once), take theirs: the unique key decides, in a savepoint, so this transaction goes on."""
-    events.write_queued(session)  # not into the savepoint
     try:
-        with session.begin_nested():
+        with events.savepoint(session):
             session.add(row)
     except IntegrityError:
         return session.scalars(same).one()
@@ -133,7 +133,9 @@ def cascade_inputs(session: Session, cascade_id: int) -> tuple[Directive, Hierar
     A cascade's inputs never change once it is begun, so the process asks the database once per cascade
     (and database: the key holds its URL), not once per transaction: every report taken asked it again."""
     begun_here = cascade_id in session.info.get(_BEGUN, ())  # its id is reused if this transaction rolls back
-    cache = session.info.setdefault(_BEGUN_INPUTS, {}) if begun_here else _CASCADES
+    cache: dict[tuple[URL, int], tuple[Directive, Hierarchy]] = (
+        session.info.setdefault(_BEGUN_INPUTS, {}) if begun_here else _CASCADES
+    )
     key = (session.get_bind().engine.url, cascade_id)
     found_before = cache.get(key)
     if found_before is not None:
@@ -156,10 +158,7 @@ def cascade_inputs(session: Session, cascade_id: int) -> tuple[Directive, Hierar
         data = session.scalars(select(HierarchySnapshot.data).where(HierarchySnapshot.id == snapshot_id)).one()
         built = Hierarchy.build(HierarchyFile.model_validate(json.loads(data)))
         hierarchy = _remember(_HIERARCHIES, hierarchy_digest, built, 4)
-    cache[key] = directive, hierarchy
-    while len(cache) > 256:  # a process works on a handful of cascades at a time
-        del cache[next(iter(cache))]
-    return directive, hierarchy
+    return _remember(cache, key, (directive, hierarchy), 256)
 
 
 def directives_of(session: Session) -> dict[int, Directive]:
@@ -180,7 +179,7 @@ def directives_of(session: Session) -> dict[int, Directive]:
     return out
 
 
-def _remember(cache: dict[str, _V], key: str, value: _V, size: int) -> _V:
+def _remember(cache: dict[_K, _V], key: _K, value: _V, size: int) -> _V:
     """Keep the `size` latest entries: a process works on a handful of cascades at a time."""
     cache[key] = value
     while len(cache) > size:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, event, func, insert, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from db.base import utcnow
 from db.models import Cascade, Event
@@ -31,24 +31,16 @@ def in_flow_run(flow_run_id: str | None) -> Iterator[None]:
         _flow_run.reset(token)
 
 
+_HASHED = ("cascade_id", "seq", "at", "actor", "kind", "letter_id", "flow_run_id", "payload")
+
+
 def event_hash(prev_hash: str, event: Event) -> str:
     """Hash of the previous hash and this event's recorded fields."""
-    return _hash(
-        prev_hash,
-        [
-            event.cascade_id,
-            event.seq,
-            event.at.isoformat(),
-            event.actor,
-            event.kind,
-            event.letter_id,
-            event.flow_run_id,
-            event.payload,
-        ],
-    )
+    return _hash(prev_hash, {name: getattr(event, name) for name in _HASHED})
 
 
-def _hash(prev_hash: str, fields: list[object]) -> str:
+def _hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    fields = [row[name].isoformat() if name == "at" else row[name] for name in _HASHED]
     body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
@@ -70,27 +62,21 @@ def record(
 
     The row is queued and written with the transaction's next statement, flush or commit, all queued rows in
     one executemany: as ORM objects, SQLite wrote them one INSERT each (an ORM insert needs each new id back,
-    and SQLite cannot say which id went to which row of a batch); a dispatch batch records 200 events."""
+    and SQLite cannot say which id went to which row of a batch); a dispatch batch records hundreds."""
     seq, prev = _head(session, cascade_id)
-    moment = (at or utcnow()).astimezone(UTC)  # hashed as stored: the database hands it back in UTC
-    run = flow_run_id or _flow_run.get()
-    text = json.dumps(payload or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    digest = _hash(prev, [cascade_id, seq, moment.isoformat(), actor, kind, letter_id, run, text])
-    queued: list[dict[str, Any]] = session.info.setdefault(_QUEUED, [])
-    queued.append(
-        {
-            "cascade_id": cascade_id,
-            "seq": seq,
-            "at": moment,
-            "actor": actor,
-            "kind": kind,
-            "letter_id": letter_id,
-            "flow_run_id": run,
-            "payload": text,
-            "prev_hash": prev,
-            "hash": digest,
-        }
-    )
+    row: dict[str, Any] = {
+        "cascade_id": cascade_id,
+        "seq": seq,
+        "at": (at or utcnow()).astimezone(UTC),  # hashed as stored: the database hands it back in UTC
+        "actor": actor,
+        "kind": kind,
+        "letter_id": letter_id,
+        "flow_run_id": flow_run_id or _flow_run.get(),
+        "payload": json.dumps(payload or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+        "prev_hash": prev,
+    }
+    row["hash"] = digest = _hash(prev, row)
+    session.info.setdefault(_QUEUED, []).append(row)
     key = cascade_id if cascade_id is not None else _OUTSIDE
     session.info[_HEADS][key] = (session.get_transaction(), seq + 1, digest)
     session.info.get(_HISTORIES, {}).pop(cascade_id, None)  # read before this event: read again
@@ -111,12 +97,20 @@ _OUTSIDE_HEAD = (
 
 
 def write_queued(session: Session) -> None:
-    """Write the events recorded and not yet written (one statement for them all). Called before a savepoint
-    (session.begin_nested): written inside it, they would go if it were rolled back."""
+    """Write the events recorded and not yet written (one statement for them all)."""
     queued = session.info.get(_QUEUED)
     if queued:
         session.info[_QUEUED] = []
         session.connection().execute(_INSERT, queued)
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[SessionTransaction]:
+    """session.begin_nested(), the events recorded before it written first: written inside it, they would
+    go if it were rolled back."""
+    write_queued(session)
+    with session.begin_nested() as nested:
+        yield nested
 
 
 @event.listens_for(Session, "do_orm_execute")
